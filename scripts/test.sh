@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite: system packages, dependencies, typecheck, lint, format check, fixtures, tests.
+# Usage: npm test            (or: bash scripts/test.sh)
+#        npm test -- FILE…   runs only the named test files (after the checks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh
+[ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== lint"; npx eslint --max-warnings 0 .
+echo "== format"; npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+echo "== build"; npm run --silent build
+echo "== fixtures"; node --import tsx test/fixtures/build.ts
+if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find src test -name '*.test.ts' | sort); fi
+echo "== tests (${#files[@]} files)"
+node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -1,0 +1,9 @@
+import { HyperwardError } from '../errors.js';
+import type { FileSource } from '../source/file.js';
+import type { OpenContext } from './open.js';
+import type { BlockDevice } from './types.js';
+
+/** Placeholder until the vmdk reader lands. */
+export function openVmdk(src: FileSource, _ctx: OpenContext): BlockDevice {
+  throw new HyperwardError('E_UNSUPPORTED_FORMAT', 'vmdk is not supported yet', { file: src.path });
+}
