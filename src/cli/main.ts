@@ -1,0 +1,147 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { HyperwardError, isHyperwardError } from '../errors.js';
+import { SEVERITIES, type Severity } from '../model/finding.js';
+import { FORMATS, type FormatName } from '../report/types.js';
+import { VERSION } from '../version.js';
+
+/** Exit codes: the CLI contract. */
+export const EXIT = { ok: 0, findings: 1, usage: 2, internal: 3 } as const;
+
+function intArg(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return n;
+  };
+}
+
+/** Builds the command tree. Each action imports only the modules it needs. */
+export function buildProgram(): Command {
+  const program = new Command('hyperward')
+    .description(
+      'Security scanner for virtualized infrastructure: VM disk images, hypervisor hosts, virtual networks',
+    )
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    writeOut: (s) => process.stdout.write(s),
+  });
+
+  const scan = program
+    .command('scan')
+    .description('scan a target and report what it holds and what is wrong');
+  scan
+    .command('image')
+    .description('inventory VM disk images without booting or mounting them: OS, host name, packages')
+    .argument('<images...>', 'disk image files (raw, qcow2, vmdk, vhd, vhdx, vdi), detected by content')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+    .option('-o, --output <file>', 'write the report to a file instead of stdout')
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at least this severe').choices(SEVERITIES),
+    )
+    .option('--partition <n>', 'inspect only partition N (0 = the whole disk)', intArg('--partition'))
+    .option(
+      '--allow-backing-outside',
+      "follow backing files and extents outside the image's directory",
+      false,
+    )
+    .option('-q, --quiet', 'no progress on stderr', false)
+    .addOption(new Option('--stats', 'print bytes read as JSON on stderr').hideHelp())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hyperward scan image vm.qcow2
+  $ hyperward scan image --format cyclonedx --output sbom.json vm.vmdk
+  $ hyperward scan image --format json disk1.vhdx disk2.vdi | jq '.results[].os'`,
+    )
+    .action(async (images: string[], o: ScanImageOpts) => {
+      const { runScanImage } = await import('./scan-image.js');
+      process.exitCode = await runScanImage(images, o);
+    });
+
+  const image = program
+    .command('image')
+    .description('read files inside a disk image, like virt-ls and virt-cat');
+  image
+    .command('ls')
+    .description('list a directory inside a disk image')
+    .argument('<image>', 'disk image file')
+    .argument('[path]', 'directory inside the image', '/')
+    .option('-l, --long', 'long listing: mode, owner, size, time', false)
+    .option('-R, --recursive', 'list subdirectories too', false)
+    .option(
+      '--partition <n>',
+      'read partition N (0 = the whole disk) instead of the OS root',
+      intArg('--partition'),
+    )
+    .option('--allow-backing-outside', "follow backing files outside the image's directory", false)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ hyperward image ls vm.qcow2 /etc\n  $ hyperward image ls -lR --partition 1 vm.vmdk /boot`,
+    )
+    .action(async (img: string, path: string, o: ImageOpts & { long: boolean; recursive: boolean }) => {
+      const { runLs } = await import('./image-cmd.js');
+      process.exitCode = runLs(img, path, o);
+    });
+  image
+    .command('cat')
+    .description('write a file from inside a disk image to stdout')
+    .argument('<image>', 'disk image file')
+    .argument('<path>', 'file inside the image')
+    .option(
+      '--partition <n>',
+      'read partition N (0 = the whole disk) instead of the OS root',
+      intArg('--partition'),
+    )
+    .option('--allow-backing-outside', "follow backing files outside the image's directory", false)
+    .option('-q, --quiet', 'no progress on stderr', false)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ hyperward image cat vm.qcow2 /etc/os-release\n  $ hyperward image cat vm.vhdx /var/log/syslog > syslog`,
+    )
+    .action(async (img: string, path: string, o: ImageOpts & { quiet: boolean }) => {
+      const { runCat } = await import('./image-cmd.js');
+      process.exitCode = await runCat(img, path, o);
+    });
+  return program;
+}
+
+export interface ScanImageOpts {
+  format: FormatName;
+  output?: string;
+  failOn?: Severity;
+  partition?: number;
+  allowBackingOutside: boolean;
+  quiet: boolean;
+  stats?: boolean;
+}
+
+export interface ImageOpts {
+  partition?: number;
+  allowBackingOutside: boolean;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      return ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' ? EXIT.ok : EXIT.usage;
+    }
+    if (isHyperwardError(e)) {
+      process.stderr.write(`hyperward: ${e.message} [${e.code}]\n`);
+      return e.code === 'E_INTERNAL' ? EXIT.internal : EXIT.usage;
+    }
+    process.stderr.write(`hyperward: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT.internal;
+  }
+}
+
+export { HyperwardError };

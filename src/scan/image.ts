@@ -1,0 +1,270 @@
+import { openImage, type OpenImageOptions } from '../disk/open.js';
+import { readPartitions } from '../disk/partition/index.js';
+import type { BlockDevice } from '../disk/types.js';
+import { HyperwardError, isHyperwardError } from '../errors.js';
+import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
+import { Vfs } from '../fs/vfs.js';
+import { parseFstab, specMatches, type FstabEntry } from '../inspect/fstab.js';
+import { inspectSystem } from '../inspect/system.js';
+import { fingerprint, type Finding, type Severity } from '../model/finding.js';
+import type { FilesystemInfo, ImageInfo, PartitionInfo } from '../model/inventory.js';
+import type { ScanResult } from '../model/report.js';
+import { Mounts } from './mounts.js';
+
+export interface MountOptions extends OpenImageOptions {
+  /** Use only this partition (0 = the whole disk) as the root, as `--partition N`. */
+  partition?: number;
+}
+
+/** One filesystem of an image: what it is and, when it could be read, a path view of it. */
+export interface ImageVolume {
+  info: FilesystemInfo;
+  vfs?: Vfs;
+  /** Why it could not be read. */
+  error?: { code: string; message: string };
+  partUuid?: string;
+  partLabel?: string;
+}
+
+/** An opened image: its device, partitions and filesystems, and the OS root assembled from its fstab. */
+export interface MountedImage {
+  dev: BlockDevice;
+  info: ImageInfo;
+  volumes: ImageVolume[];
+  /** The volume holding the OS root, if one was found. */
+  rootVolume?: ImageVolume;
+  /** The OS tree with its other filesystems at their fstab mount points. */
+  root?: Mounts;
+  close(): void;
+}
+
+function looksLikeRoot(vfs: Vfs): boolean {
+  return [
+    '/etc/os-release',
+    '/usr/lib/os-release',
+    '/etc/fstab',
+    '/var/lib/dpkg/status',
+    '/etc/debian_version',
+  ].some((p) => vfs.resolve(p) !== undefined);
+}
+
+function readFstab(vfs: Vfs): FstabEntry[] {
+  const buf = vfs.tryReadFile('/etc/fstab', 1024 * 1024);
+  return buf === undefined ? [] : parseFstab(buf.toString('utf8'));
+}
+
+/**
+ * Opens an image and finds its filesystems and OS root without booting or mounting anything. Errors in one
+ * filesystem are recorded on its volume and the rest goes on; errors opening the image itself throw.
+ */
+export function mountImage(path: string, opts: MountOptions = {}): MountedImage {
+  const dev = openImage(path, opts);
+  try {
+    const table = readPartitions(dev);
+    const partitions: PartitionInfo[] = table.partitions.map((p) => {
+      const info: PartitionInfo = {
+        index: p.index,
+        start: p.start,
+        size: p.size,
+        scheme: p.scheme,
+        type: p.type,
+      };
+      if (p.typeName !== undefined) info.typeName = p.typeName;
+      if (p.name !== undefined) info.name = p.name;
+      if (p.uuid !== undefined) info.uuid = p.uuid;
+      return info;
+    });
+    const candidates: Array<{ index: number; device: BlockDevice; partUuid?: string; partLabel?: string }> =
+      table.scheme === 'none'
+        ? [{ index: 0, device: dev }]
+        : table.partitions
+            .filter((p) => p.typeName !== 'extended')
+            .map((p) => {
+              const c: { index: number; device: BlockDevice; partUuid?: string; partLabel?: string } = {
+                index: p.index,
+                device: p.device,
+              };
+              if (p.uuid !== undefined) c.partUuid = p.uuid;
+              if (p.name !== undefined) c.partLabel = p.name;
+              return c;
+            });
+    const wanted = opts.partition;
+    const volumes: ImageVolume[] = [];
+    for (const c of candidates) {
+      if (wanted !== undefined && c.index !== wanted) continue;
+      const vol: ImageVolume = { info: { partition: c.index, type: 'unknown' } };
+      if (c.partUuid !== undefined) vol.partUuid = c.partUuid;
+      if (c.partLabel !== undefined) vol.partLabel = c.partLabel;
+      try {
+        const type = probeContent(c.device);
+        vol.info.type = type;
+        if (READABLE.has(type)) {
+          const fs = openFilesystem(c.device, type);
+          if (fs.uuid !== undefined) vol.info.uuid = fs.uuid;
+          if (fs.label !== undefined && fs.label !== '') vol.info.label = fs.label;
+          vol.vfs = new Vfs(fs);
+        } else if (type !== 'unknown') {
+          vol.info.note = `${type} detected; this version does not inspect it`;
+        }
+      } catch (e) {
+        if (!isHyperwardError(e)) throw e;
+        vol.error = { code: e.code, message: e.message };
+      }
+      volumes.push(vol);
+    }
+    if (wanted !== undefined && volumes.length === 0) {
+      const have = candidates.map((c) => c.index).join(', ') || 'none';
+      throw new HyperwardError('E_USAGE', `no partition ${wanted} (partitions: ${have})`, { file: path });
+    }
+    const info: ImageInfo = {
+      format: dev.info.format,
+      virtualSize: dev.size,
+      files: dev.info.files,
+      partitionScheme: table.scheme,
+      partitions,
+      filesystems: volumes.map((v) => v.info),
+    };
+    if (dev.info.subformat !== undefined) info.subformat = dev.info.subformat;
+    const mounted: MountedImage = { dev, info, volumes, close: () => dev.close() };
+    assembleRoot(mounted);
+    return mounted;
+  } catch (e) {
+    dev.close();
+    throw e;
+  }
+}
+
+/** Picks the root volume (the one whose fstab mounts itself at `/`, else the first that looks like a root). */
+function assembleRoot(m: MountedImage): void {
+  const readable = m.volumes.filter((v) => v.vfs !== undefined);
+  const roots = readable.filter((v) => looksLikeRoot(v.vfs!));
+  const id = (v: ImageVolume): Parameters<typeof specMatches>[1] => {
+    const out: Parameters<typeof specMatches>[1] = {};
+    if (v.info.uuid !== undefined) out.uuid = v.info.uuid;
+    if (v.info.label !== undefined) out.label = v.info.label;
+    if (v.partUuid !== undefined) out.partUuid = v.partUuid;
+    if (v.partLabel !== undefined) out.partLabel = v.partLabel;
+    return out;
+  };
+  let root: ImageVolume | undefined;
+  let fstab: FstabEntry[] = [];
+  for (const r of roots) {
+    const entries = readFstab(r.vfs!);
+    const self = entries.find((e) => e.mountpoint === '/' && specMatches(e.spec, id(r)));
+    if (self) {
+      root = r;
+      fstab = entries;
+      break;
+    }
+  }
+  if (!root) {
+    root =
+      roots.find(
+        (r) =>
+          r.vfs!.resolve('/etc/os-release') !== undefined ||
+          r.vfs!.resolve('/usr/lib/os-release') !== undefined,
+      ) ?? roots[0];
+    if (root) fstab = readFstab(root.vfs!);
+  }
+  if (!root) return;
+  root.info.root = true;
+  root.info.mountpoint = '/';
+  const others: Array<{ at: string; vfs: Vfs }> = [];
+  for (const e of fstab) {
+    if (!e.mountpoint.startsWith('/') || e.mountpoint === '/') continue;
+    const v = m.volumes.find((x) => x !== root && specMatches(e.spec, id(x)));
+    if (!v) continue;
+    v.info.mountpoint = e.mountpoint;
+    if (v.vfs) others.push({ at: e.mountpoint, vfs: v.vfs });
+  }
+  m.rootVolume = root;
+  m.root = new Mounts(root.vfs!, others);
+}
+
+function finding(
+  checkId: string,
+  severity: Severity,
+  title: string,
+  message: string,
+  target: string,
+  resourceId: string,
+): Finding {
+  return {
+    id: fingerprint(checkId, 'image', `${target}#${resourceId}`),
+    checkId,
+    severity,
+    status: 'unknown',
+    title,
+    message,
+    resource: { type: 'image', id: `${target}#${resourceId}` },
+  };
+}
+
+/**
+ * Scans one disk image: container, partitions, filesystems, OS and installed packages. Never throws for a bad
+ * image: what could not be read is in `error` (the image as a whole) or in findings (one part of it).
+ */
+export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
+  const result: ScanResult = { target: path, kind: 'image', packages: [], findings: [] };
+  let m: MountedImage;
+  try {
+    m = mountImage(path, opts);
+  } catch (e) {
+    if (!isHyperwardError(e)) throw e;
+    result.error = { code: e.code, message: e.message };
+    return result;
+  }
+  try {
+    result.image = m.info;
+    for (const v of m.volumes) {
+      const where = v.info.partition === 0 ? 'whole disk' : `partition ${v.info.partition}`;
+      if (v.error) {
+        result.findings.push(
+          finding(
+            'image.filesystem-unreadable',
+            'medium',
+            'Filesystem could not be read',
+            `${where}: ${v.error.message}`,
+            path,
+            where,
+          ),
+        );
+      } else if (v.info.note) {
+        result.findings.push(
+          finding(
+            'image.filesystem-not-inspected',
+            'info',
+            'Filesystem present but not inspected',
+            `${where}: ${v.info.note}`,
+            path,
+            where,
+          ),
+        );
+      }
+    }
+    if (m.root) {
+      try {
+        Object.assign(result, inspectSystem(m.root));
+      } catch (e) {
+        if (!isHyperwardError(e)) throw e;
+        result.findings.push(
+          finding('image.inspection-failed', 'medium', 'OS inspection failed', e.message, path, 'root'),
+        );
+      }
+    } else if (m.volumes.some((v) => v.vfs)) {
+      result.findings.push(
+        finding(
+          'image.no-os-found',
+          'info',
+          'No operating system found',
+          'no filesystem holds an OS root (no os-release, fstab or dpkg database)',
+          path,
+          'root',
+        ),
+      );
+    }
+  } finally {
+    m.close();
+  }
+  return result;
+}

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { ScanReport } from '../../src/model/report.js';
+import { hyperward } from '../helpers/cli.js';
+import { run, tempDir } from '../helpers/tmp.js';
+
+const tmp = tempDir('hyperward-cli-');
+let good: string;
+
+before(() => {
+  // A tiny Debian-like root: os-release behind the usual /etc -> /usr/lib symlink, a host name, a dpkg database.
+  const root = join(tmp.dir, 'root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  mkdirSync(join(root, 'usr/lib'), { recursive: true });
+  mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
+  writeFileSync(
+    join(root, 'usr/lib/os-release'),
+    'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n',
+  );
+  run('ln', ['-s', '../usr/lib/os-release', join(root, 'etc/os-release')]);
+  writeFileSync(join(root, 'etc/hostname'), 'cli-test\n');
+  writeFileSync(
+    join(root, 'var/lib/dpkg/status'),
+    'Package: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib\nVersion: 1:1.2.13.dfsg-1\n\nPackage: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u9\n',
+  );
+  const raw = join(tmp.dir, 'disk.raw');
+  run('mkfs.ext4', ['-q', '-F', '-d', root, raw, '8M']);
+  good = join(tmp.dir, 'good.qcow2');
+  run('qemu-img', ['convert', '-O', 'qcow2', raw, good]);
+});
+after(() => tmp.cleanup());
+
+test('help shows examples; version prints', () => {
+  const h = hyperward(['scan', 'image', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout.toString(), /Examples:/);
+  assert.equal(hyperward(['--version']).code, 0);
+});
+
+test('scan image: JSON report of a whole-disk ext4 in qcow2', () => {
+  const r = hyperward(['scan', 'image', '--format', 'json', good]);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout.toString()) as ScanReport;
+  const res = rep.results[0]!;
+  assert.equal(res.os?.id, 'debian');
+  assert.equal(res.os?.versionId, '12');
+  assert.equal(res.hostname, 'cli-test');
+  assert.deepEqual(
+    res.packages.map((p) => `${p.name} ${p.version} ${p.sourceName}`),
+    ['libc6 2.36-9+deb12u9 glibc', 'zlib1g 1:1.2.13.dfsg-1 zlib'],
+  );
+  assert.equal(res.image?.format, 'qcow2');
+  assert.equal(res.image?.partitionScheme, 'none');
+});
+
+test('bad usage and unreadable inputs exit 2; the other images are still reported', () => {
+  assert.equal(hyperward(['scan', 'image', '--format', 'nope', good]).code, 2);
+  assert.equal(hyperward(['frobnicate']).code, 2);
+  const missing = join(tmp.dir, 'missing.qcow2');
+  const bad = join(tmp.dir, 'bad.qcow2');
+  // A qcow2 magic and version, then a header whose L1 table lies far past the end of the file.
+  const hdr = Buffer.alloc(512);
+  hdr.write('QFI\xfb', 0, 'latin1');
+  hdr.writeUInt32BE(3, 4);
+  hdr.writeUInt32BE(16, 20);
+  hdr.writeBigUInt64BE(1n << 30n, 24);
+  hdr.writeUInt32BE(16, 36);
+  hdr.writeBigUInt64BE(1n << 40n, 40);
+  hdr.writeUInt32BE(104, 100);
+  writeFileSync(bad, hdr);
+  const r = hyperward(['scan', 'image', '--format', 'json', missing, bad, good]);
+  assert.equal(r.code, 2);
+  const rep = JSON.parse(r.stdout.toString()) as ScanReport;
+  assert.equal(rep.results.length, 3);
+  assert.equal(rep.results[0]!.error?.code, 'E_NOT_FOUND');
+  assert.match(rep.results[1]!.error?.message ?? '', /bad\.qcow2: qcow2 .*offset \d+/);
+  assert.equal(rep.results[2]!.os?.id, 'debian');
+  assert.match(r.stderr, /missing\.qcow2/);
+});
+
+test('image ls and cat read through the OS tree and its symlinks', () => {
+  const ls = hyperward(['image', 'ls', good, '/etc']);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.deepEqual(ls.stdout.toString().trim().split('\n'), ['hostname', 'os-release']);
+  const cat = hyperward(['image', 'cat', good, '/etc/os-release']);
+  assert.equal(cat.code, 0, cat.stderr);
+  assert.match(cat.stdout.toString(), /^PRETTY_NAME="Debian GNU\/Linux 12/);
+  const long = hyperward(['image', 'ls', '-l', good, '/etc']);
+  assert.match(long.stdout.toString(), /^l.* os-release -> \.\.\/usr\/lib\/os-release$/m);
+  const nofile = hyperward(['image', 'cat', good, '/etc/shadow']);
+  assert.equal(nofile.code, 2);
+  assert.match(nofile.stderr, /no such file in the image: \/etc\/shadow/);
+});
