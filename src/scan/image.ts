@@ -24,6 +24,8 @@ export interface ImageVolume {
   error?: { code: string; message: string };
   partUuid?: string;
   partLabel?: string;
+  /** It holds OS markers (os-release, fstab, dpkg database). */
+  looksLikeRoot?: boolean;
 }
 
 /** An opened image: its device, partitions and filesystems, and the OS root assembled from its fstab. */
@@ -48,9 +50,15 @@ function looksLikeRoot(vfs: Vfs): boolean {
   ].some((p) => vfs.resolve(p) !== undefined);
 }
 
+/** The fstab of a root candidate; a damaged one counts as absent (the root is then chosen by its markers). */
 function readFstab(vfs: Vfs): FstabEntry[] {
-  const buf = vfs.tryReadFile('/etc/fstab', 1024 * 1024);
-  return buf === undefined ? [] : parseFstab(buf.toString('utf8'));
+  try {
+    const buf = vfs.tryReadFile('/etc/fstab', 1024 * 1024);
+    return buf === undefined ? [] : parseFstab(buf.toString('utf8'));
+  } catch (e) {
+    if (isHyperwardError(e)) return [];
+    throw e;
+  }
 }
 
 /**
@@ -102,7 +110,11 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
           const fs = openFilesystem(c.device, type);
           if (fs.uuid !== undefined) vol.info.uuid = fs.uuid;
           if (fs.label !== undefined && fs.label !== '') vol.info.label = fs.label;
-          vol.vfs = new Vfs(fs);
+          const vfs = new Vfs(fs);
+          // Read the root directory and the usual OS markers now, so a filesystem damaged there is reported
+          // as this volume's error rather than failing the image.
+          vol.looksLikeRoot = looksLikeRoot(vfs);
+          vol.vfs = vfs;
         } else if (type !== 'unknown') {
           vol.info.note = `${type} detected; this version does not inspect it`;
         }
@@ -137,7 +149,7 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
 /** Picks the root volume (the one whose fstab mounts itself at `/`, else the first that looks like a root). */
 function assembleRoot(m: MountedImage): void {
   const readable = m.volumes.filter((v) => v.vfs !== undefined);
-  const roots = readable.filter((v) => looksLikeRoot(v.vfs!));
+  const roots = readable.filter((v) => v.looksLikeRoot === true);
   const id = (v: ImageVolume): Parameters<typeof specMatches>[1] => {
     const out: Parameters<typeof specMatches>[1] = {};
     if (v.info.uuid !== undefined) out.uuid = v.info.uuid;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ScanReport } from '../../src/model/report.js';
@@ -93,3 +94,64 @@ test('image ls and cat read through the OS tree and its symlinks', () => {
   assert.equal(nofile.code, 2);
   assert.match(nofile.stderr, /no such file in the image: \/etc\/shadow/);
 });
+
+test('scanning never writes to the image', () => {
+  const before = { hash: sha256File(good), mtime: statSync(good).mtimeMs };
+  assert.equal(hyperward(['scan', 'image', '--format', 'cyclonedx', good]).code, 0);
+  assert.equal(hyperward(['image', 'cat', good, '/var/lib/dpkg/status']).code, 0);
+  assert.deepEqual({ hash: sha256File(good), mtime: statSync(good).mtimeMs }, before);
+});
+
+test('a part that cannot be read is a finding; the rest is still inventoried; --fail-on gates the exit code', () => {
+  // GPT: 1 = the Debian root, 2 = a LUKS header, 3 = an ext4 whose inode table pointer is destroyed.
+  const disk = join(tmp.dir, 'parts.raw');
+  run('truncate', ['-s', '40M', disk]);
+  run('sgdisk', ['-o', '-n', '1:2048:+16M', '-n', '2:0:+4M', '-n', '3:0:+8M', disk]);
+  const parts = JSON.parse(run('sfdisk', ['--json', disk])) as {
+    partitiontable: { partitions: Array<{ start: number; size: number }> };
+  };
+  const [p1, p2, p3] = parts.partitiontable.partitions.map((p) => p.start * 512);
+  run('mkfs.ext4', ['-q', '-F', '-d', join(tmp.dir, 'root'), '-E', `offset=${p1}`, disk, '16M']);
+  const luks = Buffer.alloc(4096);
+  luks.write('LUKS\xba\xbe', 0, 'latin1');
+  luks.writeUInt16BE(2, 6);
+  writeAt(disk, luks, p2!);
+  run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-E', `offset=${p3}`, disk, '8M']);
+  // Group descriptor 0 starts at block 1 (4 KiB blocks); its inode-table pointer is at +8. Point it past the end.
+  const gd = Buffer.alloc(4);
+  gd.writeUInt32LE(0x7fffffff, 0);
+  writeAt(disk, gd, p3! + 4096 + 8);
+
+  const r = hyperward(['scan', 'image', '--format', 'json', disk]);
+  assert.equal(r.code, 0, r.stderr);
+  const res = (JSON.parse(r.stdout.toString()) as ScanReport).results[0]!;
+  assert.equal(res.os?.id, 'debian');
+  assert.equal(res.packages.length, 2);
+  const byCheck = new Map(res.findings.map((f) => [f.checkId, f]));
+  assert.match(byCheck.get('image.filesystem-not-inspected')?.message ?? '', /partition 2: luks detected/);
+  assert.match(byCheck.get('image.filesystem-unreadable')?.message ?? '', /partition 3: .*ext4/);
+  assert.equal(hyperward(['scan', 'image', '--fail-on', 'medium', disk]).code, 1);
+  assert.equal(hyperward(['scan', 'image', '--fail-on', 'high', disk]).code, 0);
+  const table = hyperward(['scan', 'image', disk]).stdout.toString();
+  assert.match(table, /MEDIUM\s+image\.filesystem-unreadable/);
+});
+
+test('the package version matches the tool version', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  assert.equal(hyperward(['--version']).stdout.toString().trim(), pkg.version);
+});
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function writeAt(path: string, data: Buffer, offset: number): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, data, 0, data.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}

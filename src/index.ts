@@ -1,0 +1,32 @@
+/**
+ * Hyperward's public library API. Everything the CLI does is available here; package.json "exports" points at
+ * this file only.
+ *
+ * @example
+ * import { scanImage } from 'hyperward';
+ * const result = scanImage('vm.qcow2');
+ * console.log(result.os?.prettyName, result.packages.length);
+ */
+export { HyperwardError, isHyperwardError, type ErrorCode, type ErrorLocation } from './errors.js';
+export type { Finding, Severity, FindingStatus, Evidence, Reference } from './model/finding.js';
+export type {
+  OsInfo,
+  Package,
+  PackageEcosystem,
+  ImageInfo,
+  PartitionInfo,
+  FilesystemInfo,
+  SystemInventory,
+} from './model/inventory.js';
+export type { ScanReport, ScanResult } from './model/report.js';
+export { openImage, detectFormat, type OpenImageOptions, type ContainerFormatName } from './disk/open.js';
+export type { BlockDevice, DeviceInfo } from './disk/types.js';
+export { readPartitions } from './disk/partition/index.js';
+export type { Partition, PartitionTable } from './disk/partition/types.js';
+export { openFilesystem, probeContent, type ContentType } from './fs/probe.js';
+export type { FileSystem, Inode, DirEntry, FileType } from './fs/types.js';
+export { Vfs } from './fs/vfs.js';
+export { mountImage, scanImage, type MountedImage, type MountOptions } from './scan/image.js';
+export { loadWriter } from './report/index.js';
+export { FORMATS, type FormatName, type Writer } from './report/types.js';
+export { newReadStats, type ReadStats } from './source/file.js';
