@@ -29,16 +29,19 @@ export class Vfs {
     let symlinks = 0;
     while (pending.length > 0) {
       const name = pending.pop()!;
+      const dir = stack[stack.length - 1]!;
+      // Every component after the first must be looked up in a directory: `/etc/passwd/..` and
+      // `/etc/passwd/` do not exist (ENOTDIR).
+      if (this.fs.stat(dir).type !== 'dir') return undefined;
       if (name === '' || name === '.') continue;
       if (name === '..') {
         if (stack.length > 1) stack.pop();
         continue;
       }
-      const dir = stack[stack.length - 1]!;
-      if (this.fs.stat(dir).type !== 'dir') return undefined;
       const ino = this.fs.lookup(dir, name);
       if (ino === undefined) return undefined;
-      const follow = followLast || pending.some((p) => p !== '' && p !== '.');
+      // A trailing `/` (or `/.`) asks for what the link points to, as it does for the kernel.
+      const follow = followLast || pending.length > 0;
       if (follow && this.fs.stat(ino).type === 'symlink') {
         if (++symlinks > MAX_SYMLINKS) {
           throw new HyperwardError('E_LIMIT', `too many levels of symbolic links resolving ${path}`, {
@@ -46,6 +49,7 @@ export class Vfs {
           });
         }
         const target = this.fs.readlink(ino);
+        if (target === '') return undefined;
         if (target.startsWith('/')) stack.length = 1;
         const parts = target.split('/');
         if (pending.length + parts.length > MAX_COMPONENTS) {
