@@ -155,3 +155,18 @@ function writeAt(path: string, data: Buffer, offset: number): void {
     closeSync(fd);
   }
 }
+
+test('a backing file outside the image directory is refused unless --allow-backing-outside', () => {
+  const dir = join(tmp.dir, 'elsewhere');
+  mkdirSync(dir);
+  const top = join(dir, 'top.qcow2');
+  run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', good, '-F', 'qcow2', top]);
+  const refused = hyperward(['scan', 'image', '--format', 'json', top]);
+  assert.equal(refused.code, 2);
+  const res = (JSON.parse(refused.stdout.toString()) as ScanReport).results[0]!;
+  assert.equal(res.error?.code, 'E_BACKING_REFUSED');
+  assert.match(res.error?.message ?? '', /--allow-backing-outside/);
+  const allowed = hyperward(['scan', 'image', '--format', 'json', '--allow-backing-outside', top]);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.equal((JSON.parse(allowed.stdout.toString()) as ScanReport).results[0]!.packages.length, 2);
+});
