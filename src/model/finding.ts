@@ -11,7 +11,11 @@ export interface Evidence {
   layer?: string;
   key?: string;
   value?: string;
+  /** 1-based line in `file`. */
+  line?: number;
   offset?: number;
+  /** The value was not in the file: the platform's default applied. */
+  isDefault?: boolean;
 }
 
 export interface Reference {
@@ -33,6 +37,20 @@ export interface Finding {
   evidence?: Evidence;
   remediation?: string;
   references?: Reference[];
+  /** `kvm`, `proxmox`, `vmware`, or `image`. */
+  platform?: string;
+  /** Set when a waiver applies (status `waived`) or applied until it expired. */
+  waiver?: Waiver & { expired?: boolean };
+}
+
+/** An accepted risk: a check on matching resources, justified, owned, and with an end date. */
+export interface Waiver {
+  check: string;
+  resource: string;
+  justification: string;
+  owner: string;
+  /** ISO date `YYYY-MM-DD`; the waiver applies through this day (UTC). */
+  expires: string;
 }
 
 /** The stable id of a finding: the check and the resource it is about, nothing that changes between runs. */
