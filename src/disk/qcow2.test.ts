@@ -3,27 +3,18 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
-import { HyperwardError, isHyperwardError } from '../errors.js';
 import { newReadStats } from '../source/file.js';
 import { openImage, type OpenImageOptions } from './open.js';
 import type { BlockDevice } from './types.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
+import { assertReadsMatch } from '../../test/helpers/compare.js';
+import { expectError } from '../../test/helpers/errors.js';
+import { qemuConvert, qemuInfo, qemuMap, qemuToRaw, withImage } from '../../test/helpers/images.js';
+import { modPicker, mulberry32 } from '../../test/helpers/pattern.js';
 import { applyEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
-
-/** Deterministic 32-bit PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
 
 const WORDS = ['package', 'version', 'linux', 'kernel', 'usr', 'lib', 'x86_64', 'debian', 'ssh', 'etc', '\n'];
 
@@ -32,7 +23,7 @@ const WORDS = ['package', 'version', 'linux', 'kernel', 'usr', 'lib', 'x86_64', 
  * (which qemu-img leaves unallocated), with region sizes that do not line up with clusters.
  */
 function makeRaw(path: string, size: number, seed: number): Buffer {
-  const next = rng(seed);
+  const next = mulberry32(seed);
   const buf = Buffer.alloc(size);
   let pos = 0;
   while (pos < size) {
@@ -56,8 +47,7 @@ function makeRaw(path: string, size: number, seed: number): Buffer {
 function toRaw(dir: string, image: string): Buffer {
   const out = join(dir, `oracle-${Math.random().toString(36).slice(2)}.raw`);
   // qemu resolves external data file names against its working directory: run it beside the image.
-  run('qemu-img', ['convert', '-O', 'raw', image, out], { cwd: dirname(image) });
-  return readFileSync(out);
+  return qemuToRaw(image, out, { cwd: dirname(image) });
 }
 
 interface QemuInfo {
@@ -66,65 +56,19 @@ interface QemuInfo {
   'format-specific': { data: { compat: string; 'compression-type': string; 'extended-l2': boolean } };
 }
 
-function qemuInfo(image: string): QemuInfo {
-  return JSON.parse(run('qemu-img', ['info', '--output=json', image])) as QemuInfo;
-}
-
-interface MapEntry {
-  start: number;
-  length: number;
-  depth: number;
-  zero: boolean;
-  data: boolean;
-  offset?: number;
-}
-
-function qemuMap(image: string): MapEntry[] {
-  return JSON.parse(run('qemu-img', ['map', '--output=json', image])) as MapEntry[];
-}
-
 function qemuIo(image: string, cmds: string[]): void {
   run('qemu-io', ['-f', 'qcow2', ...cmds.flatMap((c) => ['-c', c]), image], { cwd: dirname(image) });
 }
 
 /** Every byte through our reader equals `expected`: one full read, 1 MiB sweeps and random ranges. */
 function assertSameBytes(dev: BlockDevice, expected: Buffer, seed: number): void {
-  assert.equal(dev.size, expected.length, 'virtual size');
-  assert.ok(dev.read(0, dev.size).equals(expected), 'full read differs');
-  for (let off = 0; off < dev.size; off += MiB) {
-    const len = Math.min(MiB, dev.size - off);
-    assert.ok(dev.read(off, len).equals(expected.subarray(off, off + len)), `sweep differs at ${off}`);
-  }
-  const next = rng(seed);
-  for (let i = 0; i < 150; i++) {
-    const off = next() % dev.size;
-    const len = Math.min(dev.size - off, next() % (i % 3 === 0 ? 2048 : 200 * KiB));
-    assert.ok(dev.read(off, len).equals(expected.subarray(off, off + len)), `read(${off}, ${len}) differs`);
-  }
-}
-
-function expectError(fn: () => unknown, code: string, layer?: RegExp): HyperwardError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isHyperwardError(e), `expected a HyperwardError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (layer !== undefined) {
-      assert.match(e.location.layer ?? '', layer, e.message);
-      assert.equal(typeof e.location.file, 'string', e.message);
-    }
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
-
-function withImage<T>(path: string, fn: (dev: BlockDevice) => T, opts?: OpenImageOptions): T {
-  const dev = openImage(path, opts);
-  try {
-    return fn(dev);
-  } finally {
-    dev.close();
-  }
+  assertReadsMatch(dev, expected, {
+    wholeRead: true,
+    chunk: MiB,
+    randomReads: 150,
+    pick: modPicker(mulberry32(seed)),
+    maxLength: (i) => (i % 3 === 0 ? 2048 : 200 * KiB),
+  });
 }
 
 /** Checks our read of `image` against qemu's own conversion of it. */
@@ -157,12 +101,12 @@ describe('qcow2 layouts', () => {
     const raw = makeRaw(join(dir, 'src1.raw'), 3 * MiB + 7 * 512, 1);
     for (const compat of ['0.10', '1.1']) {
       const img = join(dir, `compat-${compat}.qcow2`);
-      run('qemu-img', ['convert', '-O', 'qcow2', '-o', `compat=${compat}`, join(dir, 'src1.raw'), img]);
+      qemuConvert(join(dir, 'src1.raw'), img, 'qcow2', { options: `compat=${compat}` });
       withImage(img, (dev) => {
         assert.equal(dev.format, 'qcow2');
         assert.equal(
           dev.info.subformat,
-          qemuInfo(img)['format-specific'].data.compat === '0.10' ? 'v2' : 'v3',
+          qemuInfo<QemuInfo>(img)['format-specific'].data.compat === '0.10' ? 'v2' : 'v3',
         );
         assert.deepEqual(dev.info.files, [img]);
         assertSameBytes(dev, raw, 2);
@@ -181,9 +125,9 @@ describe('qcow2 layouts', () => {
       const rawPath = join(dir, `cs-${cluster}.raw`);
       const raw = makeRaw(rawPath, size, cluster);
       const img = join(dir, `cs-${cluster}.qcow2`);
-      run('qemu-img', ['convert', '-O', 'qcow2', '-o', `cluster_size=${cluster}`, rawPath, img]);
+      qemuConvert(rawPath, img, 'qcow2', { options: `cluster_size=${cluster}` });
       withImage(img, (dev) => {
-        assert.equal(dev.info.clusterSize, qemuInfo(img)['cluster-size']);
+        assert.equal(dev.info.clusterSize, qemuInfo<QemuInfo>(img)['cluster-size']);
         assertSameBytes(dev, raw, cluster);
       });
     }
@@ -203,14 +147,14 @@ describe('qcow2 layouts', () => {
       const raw = makeRaw(rawPath, cluster === 512 ? MiB : 2 * MiB + 1024, cluster + 7);
       const img = join(dir, `c-${ctype}-${cluster}.qcow2`);
       const opts = `cluster_size=${cluster},compression_type=${ctype}`;
-      run('qemu-img', ['convert', '-c', '-O', 'qcow2', '-o', opts, rawPath, img]);
+      qemuConvert(rawPath, img, 'qcow2', { compress: true, options: opts });
       // qemu-img map lists compressed clusters as data without a host offset: make sure there are some.
       assert.ok(
         qemuMap(img).some((e) => e.data && e.offset === undefined),
         `${img} has no compressed cluster`,
       );
       withImage(img, (dev) => {
-        const qemuType = qemuInfo(img)['format-specific'].data['compression-type'];
+        const qemuType = qemuInfo<QemuInfo>(img)['format-specific'].data['compression-type'];
         assert.equal(dev.info.compression, qemuType === 'zlib' ? 'deflate' : qemuType);
         assertSameBytes(dev, raw, cluster + 1);
       });
@@ -220,7 +164,7 @@ describe('qcow2 layouts', () => {
   test('extended L2 entries: subclusters allocated, zeroed and left to the backing file', () => {
     const base = join(dir, 'ext-base.qcow2');
     makeRaw(join(dir, 'ext-base.raw'), 2 * MiB, 11);
-    run('qemu-img', ['convert', '-O', 'qcow2', join(dir, 'ext-base.raw'), base]);
+    qemuConvert(join(dir, 'ext-base.raw'), base, 'qcow2');
     for (const cluster of ['64k', '16k']) {
       const top = join(dir, `ext-top-${cluster}.qcow2`);
       run('qemu-img', [
@@ -245,7 +189,7 @@ describe('qcow2 layouts', () => {
         'write -P 0x5a 1599k 1k',
         'write -P 0x77 2044k 4k',
       ]);
-      assert.equal(qemuInfo(top)['format-specific'].data['extended-l2'], true);
+      assert.equal(qemuInfo<QemuInfo>(top)['format-specific'].data['extended-l2'], true);
       // The overlay really has partial clusters (map entries finer than a cluster at depth 0).
       const clusterBytes = parseInt(cluster, 10) * KiB;
       assert.ok(qemuMap(top).some((e) => e.depth === 0 && e.length % clusterBytes !== 0));
@@ -260,7 +204,7 @@ describe('qcow2 layouts', () => {
     for (const compat of ['1.1', '0.10']) {
       const base = join(dir, `z-base-${compat}.qcow2`);
       const top = join(dir, `z-top-${compat}.qcow2`);
-      run('qemu-img', ['convert', '-O', 'qcow2', '-o', `compat=${compat}`, baseRaw, base]);
+      qemuConvert(baseRaw, base, 'qcow2', { options: `compat=${compat}` });
       run('qemu-img', [
         'create',
         '-q',
@@ -293,7 +237,7 @@ describe('qcow2 layouts', () => {
     const sub = join(dir, 'chain');
     mkdirSync(sub);
     makeRaw(join(sub, 'base.raw'), 3 * MiB, 31);
-    run('qemu-img', ['convert', '-O', 'qcow2', join(sub, 'base.raw'), join(sub, 'base.qcow2')]);
+    qemuConvert(join(sub, 'base.raw'), join(sub, 'base.qcow2'), 'qcow2');
     run('qemu-img', [
       'create',
       '-q',
@@ -375,12 +319,12 @@ describe('qcow2 layouts', () => {
 
   test('contiguous clusters are read with one read each run; L2 tables are cached', () => {
     const rawPath = join(dir, 'perf.raw');
-    const next = rng(61);
+    const next = mulberry32(61);
     const raw = Buffer.alloc(8 * MiB);
     for (let i = 0; i < raw.length; i += 4) raw.writeUInt32LE(next(), i);
     writeFileSync(rawPath, raw);
     const img = join(dir, 'perf.qcow2');
-    run('qemu-img', ['convert', '-O', 'qcow2', '-o', 'cluster_size=4k', rawPath, img]);
+    qemuConvert(rawPath, img, 'qcow2', { options: 'cluster_size=4k' });
     // qemu-img lays the clusters out in one contiguous run; our reader must use it.
     const runs = qemuMap(img).filter((e) => e.data).length;
     const stats = newReadStats();
@@ -416,7 +360,7 @@ describe('qcow2 policy and damage', () => {
       img,
       '1M',
     ]);
-    const e = expectError(() => openImage(img), 'E_ENCRYPTED', /qcow2 header/);
+    const e = expectError(() => openImage(img), 'E_ENCRYPTED', { layer: /qcow2 header/ });
     assert.equal(e.location.offset, 32);
     assert.match(e.message, /LUKS/);
     // The legacy AES method (crypt_method 1) too.
@@ -440,17 +384,11 @@ describe('qcow2 policy and damage', () => {
     mkdirSync(join(dir, 'outa'));
     mkdirSync(join(dir, 'outb'));
     makeRaw(join(dir, 'outa', 'base.raw'), MiB, 71);
-    run('qemu-img', [
-      'convert',
-      '-O',
-      'qcow2',
-      join(dir, 'outa', 'base.raw'),
-      join(dir, 'outa', 'base.qcow2'),
-    ]);
+    qemuConvert(join(dir, 'outa', 'base.raw'), join(dir, 'outa', 'base.qcow2'), 'qcow2');
     const top = join(dir, 'outb', 'top.qcow2');
     run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', '../outa/base.qcow2', '-F', 'qcow2', top]);
     qemuIo(top, ['write -P 0x33 0 4k']);
-    expectError(() => openImage(top), 'E_BACKING_REFUSED', /qcow2 backing file/);
+    expectError(() => openImage(top), 'E_BACKING_REFUSED', { layer: /qcow2 backing file/ });
     assertMatchesQemu(dir, top, 72, { allowOutside: true });
   });
 
@@ -525,7 +463,7 @@ describe('qcow2 policy and damage', () => {
 
     before(() => {
       makeRaw(join(dir, 'damaged.raw'), 2 * MiB, 81);
-      run('qemu-img', ['convert', '-O', 'qcow2', join(dir, 'damaged.raw'), join(dir, 'good.qcow2')]);
+      qemuConvert(join(dir, 'damaged.raw'), join(dir, 'good.qcow2'), 'qcow2');
       good = readFileSync(join(dir, 'good.qcow2'));
       l1Offset = Number(good.readBigUInt64BE(40));
       l2Offset = Number(good.readBigUInt64BE(l1Offset) & 0x00fffffffffffe00n);
@@ -535,44 +473,44 @@ describe('qcow2 policy and damage', () => {
     test('a truncated image fails on read, naming the L2 entry', () => {
       writeFileSync(path(), good);
       truncateSync(path(), l2Offset + 65536 + 4096);
-      const e = expectError(() => readAll(path()), 'E_IMAGE_CORRUPT', /qcow2 L2 table/);
+      const e = expectError(() => readAll(path()), 'E_IMAGE_CORRUPT', { layer: /qcow2 L2 table/ });
       assert.ok((e.location.offset ?? -1) >= l2Offset);
       truncateSync(path(), 100);
-      expectError(() => openImage(path()), 'E_IMAGE_CORRUPT', /qcow2 header/);
+      expectError(() => openImage(path()), 'E_IMAGE_CORRUPT', { layer: /qcow2 header/ });
       truncateSync(path(), l1Offset + 4);
-      expectError(() => openImage(path()), 'E_IMAGE_CORRUPT', /qcow2 header/);
+      expectError(() => openImage(path()), 'E_IMAGE_CORRUPT', { layer: /qcow2 header/ });
     });
 
     test('L1 and L2 entries pointing past the end or unaligned', () => {
       let e = expectError(
         () => readAll(patched((b) => b.writeBigUInt64BE(0x8000_0000_0fff_0000n, l1Offset))),
         'E_IMAGE_CORRUPT',
-        /qcow2 L1 table/,
+        { layer: /qcow2 L1 table/ },
       );
       assert.equal(e.location.offset, l1Offset);
       expectError(
         () => readAll(patched((b) => b.writeBigUInt64BE(BigInt(l2Offset + 512), l1Offset))),
         'E_IMAGE_CORRUPT',
-        /qcow2 L1 table/,
+        { layer: /qcow2 L1 table/ },
       );
       // First allocated L2 entry -> far past the end of the file.
       const first = [...Array(8192).keys()].find((i) => good.readBigUInt64BE(l2Offset + i * 8) !== 0n)!;
       e = expectError(
         () => readAll(patched((b) => b.writeBigUInt64BE(0x8000_0000_7fff_0000n, l2Offset + first * 8))),
         'E_IMAGE_CORRUPT',
-        /qcow2 L2 table/,
+        { layer: /qcow2 L2 table/ },
       );
       assert.equal(e.location.offset, l2Offset + first * 8);
       expectError(
         () => readAll(patched((b) => b.writeBigUInt64BE(0x8000_0000_0001_0200n, l2Offset + first * 8))),
         'E_IMAGE_CORRUPT',
-        /qcow2 L2 table/,
+        { layer: /qcow2 L2 table/ },
       );
       // A compressed descriptor pointing past the end.
       expectError(
         () => readAll(patched((b) => b.writeBigUInt64BE(0x4000_0000_7fff_0000n, l2Offset + first * 8))),
         'E_IMAGE_CORRUPT',
-        /qcow2 L2 table/,
+        { layer: /qcow2 L2 table/ },
       );
     });
 
@@ -599,7 +537,7 @@ describe('qcow2 policy and damage', () => {
         ],
       ];
       for (const [what, edit, code, offset] of cases) {
-        const e = expectError(() => readAll(patched(edit)), code, /qcow2/);
+        const e = expectError(() => readAll(patched(edit)), code, { layer: /qcow2/ });
         assert.equal(e.location.offset, offset, `${what}: ${e.message}`);
       }
     });

@@ -7,7 +7,9 @@
 import { inflateRawSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
 import { HyperwardError, corrupt } from '../errors.js';
+import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
+import { readBacking } from './backing.js';
 import type { ContainerFormatName, OpenContext } from './open.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from './types.js';
 
@@ -84,31 +86,6 @@ type Segment =
   | { kind: 'zero'; len: number }
   | { kind: 'backing'; len: number }
   | { kind: 'compressed'; key: number; csize: number; within: number; entryAt: number; len: number };
-
-/** A tiny LRU on top of Map's insertion order. */
-class Lru<V> {
-  private readonly map = new Map<number, V>();
-  constructor(private readonly max: number) {}
-
-  get(key: number): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: number, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
-      if (oldest.done === true) break;
-      this.map.delete(oldest.value);
-    }
-  }
-}
 
 function u64(buf: Buffer, at: number, what: string, file: string): number {
   const v = buf.readBigUInt64BE(at);
@@ -312,8 +289,8 @@ class Qcow2Device implements BlockDevice {
   private readonly compression: Compression;
   private readonly l1: Buffer;
   private readonly l1Offset: number;
-  private readonly l2Cache: Lru<Buffer>;
-  private readonly clusterCache: Lru<Buffer>;
+  private readonly l2Cache: Lru<number, Buffer>;
+  private readonly clusterCache: Lru<number, Buffer>;
   /** The last window of compressed data read from the file. */
   private compressedWindow: { start: number; buf: Buffer } | undefined;
   private lastL2Offset = -1;
@@ -371,7 +348,7 @@ class Qcow2Device implements BlockDevice {
     const flush = (): void => {
       if (runKind === 'data') runFile!.readInto(out, runStart, runLen, runHost, 'qcow2 data cluster');
       else if (runKind === 'zero') out.fill(0, runStart, runStart + runLen);
-      else if (runKind === 'backing') this.readBacking(out, runStart, offset + runStart, runLen);
+      else if (runKind === 'backing') readBacking(this.backing, out, runStart, offset + runStart, runLen);
       runKind = undefined;
     };
     let pos = 0;
@@ -408,13 +385,6 @@ class Qcow2Device implements BlockDevice {
     this.src.close();
     this.dataSrc?.close();
     this.backing?.close();
-  }
-
-  /** Reads guest bytes from the backing file; past its end (or with none) they are zeros. */
-  private readBacking(out: Buffer, at: number, guest: number, len: number): void {
-    const avail = this.backing === undefined ? 0 : Math.max(0, Math.min(len, this.backing.size - guest));
-    if (avail > 0) this.backing!.read(guest, avail).copy(out, at);
-    if (avail < len) out.fill(0, at + avail, at + len);
   }
 
   private l2Table(l1Index: number): { table: Buffer; offset: number } | undefined {

@@ -3,10 +3,14 @@ import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSy
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { HyperwardError, isHyperwardError } from '../errors.js';
+import { isHyperwardError } from '../errors.js';
 import { newReadStats } from '../source/file.js';
 import { byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
+import { assertReadsMatch } from '../../test/helpers/compare.js';
+import { expectError } from '../../test/helpers/errors.js';
+import { qemuConvert, qemuInfo, qemuMap, qemuToRaw, withImage } from '../../test/helpers/images.js';
+import { randomWords, scalePicker, xorshift32 } from '../../test/helpers/pattern.js';
 import { openImage } from './open.js';
 import { readPartitions } from './partition/index.js';
 import { VdiDevice } from './vdi.js';
@@ -17,16 +21,7 @@ const RAW_SIZE = 9 * MiB + 3 * 512;
 
 /** Deterministic pseudo-random bytes (xorshift32) with zero regions: whole blocks, partial blocks, the tail. */
 function pattern(size: number, seed: number): Buffer {
-  const buf = Buffer.alloc(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i + 4 <= size; i += 4) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    buf.writeUInt32LE(x, i);
-  }
+  const buf = randomWords(size, xorshift32(seed));
   const zero = (from: number, to: number): void => void buf.fill(0, from, Math.min(to, size));
   zero(2 * MiB, 3 * MiB); // a whole block: unallocated in the dynamic image
   zero(5 * MiB - 4096, 6 * MiB + 100); // a whole block plus edges of its neighbours
@@ -35,62 +30,17 @@ function pattern(size: number, seed: number): Buffer {
   return buf;
 }
 
-/** Deterministic PRNG for read positions. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
-
-interface QemuMapExtent {
-  start: number;
-  length: number;
-  data: boolean;
-  zero: boolean;
-  offset?: number;
-}
-
-function expectError(fn: () => unknown, code: string, match?: RegExp): HyperwardError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isHyperwardError(e), `expected a HyperwardError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (match) assert.match(e.message, match);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
-
 /** Sweeps the whole device in odd-sized chunks (crossing block boundaries) and compares with `expected`. */
 function assertSameBytes(path: string, expected: Buffer): void {
-  const dev = openImage(path);
-  try {
-    assert.equal(dev.size, expected.length);
-    const step = 700_001;
-    for (let off = 0; off < expected.length; off += step) {
-      const len = Math.min(step, expected.length - off);
-      const got = dev.read(off, len);
-      if (!got.equals(expected.subarray(off, off + len)))
-        assert.fail(`bytes differ in [${off}, ${off + len})`);
-    }
-    const rnd = prng(42);
-    for (let i = 0; i < 200; i++) {
-      const off = Math.floor(rnd() * expected.length);
-      const len = Math.min(Math.floor(rnd() * 3 * MiB), expected.length - off);
-      assert.ok(dev.read(off, len).equals(expected.subarray(off, off + len)), `read(${off}, ${len})`);
-    }
-    assert.ok(dev.read(expected.length, 0).equals(Buffer.alloc(0)));
+  withImage(path, (dev) => {
+    assertReadsMatch(dev, expected, {
+      chunk: 700_001,
+      randomReads: 200,
+      pick: scalePicker(xorshift32(42)),
+      maxLength: 3 * MiB,
+    });
     expectError(() => dev.read(expected.length - 10, 11), 'E_IMAGE_CORRUPT');
-  } finally {
-    dev.close();
-  }
+  });
 }
 
 /** Applies byte edits to a file in place, runs `fn`, then restores the original bytes. */
@@ -160,16 +110,14 @@ describe('VDI reader', () => {
     writeFileSync(rawPath, raw);
     dynPath = join(dir, 'dynamic.vdi');
     staticPath = join(dir, 'static.vdi');
-    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', rawPath, dynPath]);
-    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', '-o', 'static=on', rawPath, staticPath]);
+    qemuConvert(rawPath, dynPath, 'vdi', { from: 'raw' });
+    qemuConvert(rawPath, staticPath, 'vdi', { from: 'raw', options: 'static=on' });
     dyn = readFileSync(dynPath);
   });
   after(() => cleanup());
 
   test('dynamic image: every byte equals the raw source, size from qemu-img info', () => {
-    const info = JSON.parse(run('qemu-img', ['info', '--output=json', dynPath])) as {
-      'virtual-size': number;
-    };
+    const info = qemuInfo<{ 'virtual-size': number }>(dynPath);
     const dev = openImage(dynPath);
     assert.equal(dev.format, 'vdi');
     assert.equal(dev.size, info['virtual-size']);
@@ -188,7 +136,7 @@ describe('VDI reader', () => {
 
   test('block allocation and host offsets match qemu-img map', () => {
     for (const path of [dynPath, staticPath]) {
-      const map = JSON.parse(run('qemu-img', ['map', '--output=json', path])) as QemuMapExtent[];
+      const map = qemuMap(path);
       const dev = openImage(path);
       assert.ok(dev instanceof VdiDevice);
       const blocks = Math.ceil(dev.size / MiB);
@@ -205,7 +153,7 @@ describe('VDI reader', () => {
       dev.close();
     }
     // The pattern has whole zero blocks, so the dynamic image must leave some unallocated.
-    const dynMap = JSON.parse(run('qemu-img', ['map', '--output=json', dynPath])) as QemuMapExtent[];
+    const dynMap = qemuMap(dynPath);
     assert.ok(dynMap.some((m) => !m.data));
   });
 
@@ -232,8 +180,7 @@ describe('VDI reader', () => {
     img.writeUInt32LE(e1, offBlocks + 3 * 4); // block 3 aliases block 1's data
     writeFileSync(path, img);
     const oracle = join(dir, 'marked.raw');
-    run('qemu-img', ['convert', '-f', 'vdi', '-O', 'raw', path, oracle]);
-    const expected = readFileSync(oracle);
+    const expected = qemuToRaw(path, oracle, { from: 'vdi' });
     assert.ok(expected.subarray(0, MiB).equals(Buffer.alloc(MiB)));
     assertSameBytes(path, expected);
   });
@@ -275,7 +222,7 @@ describe('VDI reader', () => {
       gptRaw,
     ]);
     const gptVdi = join(dir, 'gpt.vdi');
-    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vdi', gptRaw, gptVdi]);
+    qemuConvert(gptRaw, gptVdi, 'vdi', { from: 'raw' });
     const strip = (path: string): unknown => {
       const dev = openImage(path);
       try {

@@ -7,6 +7,7 @@
 import { HyperwardError, corrupt } from '../errors.js';
 import type { FileSource } from '../source/file.js';
 import type { OpenContext } from './open.js';
+import { PagedTable } from './paged-table.js';
 import { formatGuid } from './partition/gpt.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from './types.js';
 
@@ -73,31 +74,6 @@ interface VdiHeader {
   modifyUuid: string;
   parentUuid: string;
   parentModifyUuid: string;
-}
-
-/** A tiny LRU on top of Map's insertion order. */
-class Lru<V> {
-  private readonly map = new Map<number, V>();
-  constructor(private readonly max: number) {}
-
-  get(key: number): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: number, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
-      if (oldest.done === true) break;
-      this.map.delete(oldest.value);
-    }
-  }
 }
 
 function isPowerOfTwo(n: number): boolean {
@@ -235,8 +211,7 @@ export class VdiDevice implements BlockDevice {
   private readonly blockExtra: number;
   private readonly offBlocks: number;
   private readonly offData: number;
-  private readonly blocksNeeded: number;
-  private readonly mapCache = new Lru<Buffer>(MAP_CACHE_PAGES);
+  private readonly map: PagedTable;
   private closed = false;
 
   constructor(
@@ -250,7 +225,14 @@ export class VdiDevice implements BlockDevice {
     this.blockStride = h.blockSize + h.blockExtra;
     this.offBlocks = h.offBlocks;
     this.offData = h.offData;
-    this.blocksNeeded = h.blocksNeeded;
+    this.map = new PagedTable(src, {
+      offset: h.offBlocks,
+      entries: h.blocksNeeded,
+      entryBytes: 4,
+      pageEntries: MAP_PAGE_ENTRIES,
+      cachePages: MAP_CACHE_PAGES,
+      layer: 'VDI block map',
+    });
     this.info = {
       format: 'vdi',
       subformat: h.type === TYPE_FIXED ? 'fixed' : 'dynamic',
@@ -273,15 +255,7 @@ export class VdiDevice implements BlockDevice {
    * Pages of the map are read on demand and kept in a small LRU.
    */
   private entry(block: number): number {
-    const page = Math.floor(block / MAP_PAGE_ENTRIES);
-    let buf = this.mapCache.get(page);
-    if (buf === undefined) {
-      const first = page * MAP_PAGE_ENTRIES;
-      const count = Math.min(MAP_PAGE_ENTRIES, this.blocksNeeded - first);
-      buf = this.src.read(this.offBlocks + first * 4, count * 4, 'VDI block map');
-      this.mapCache.set(page, buf);
-    }
-    return buf.readUInt32LE((block - page * MAP_PAGE_ENTRIES) * 4);
+    return this.map.u32le(block);
   }
 
   /**

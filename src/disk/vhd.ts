@@ -11,8 +11,11 @@
  */
 import { statSync } from 'node:fs';
 import { HyperwardError, corrupt, isHyperwardError } from '../errors.js';
+import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
+import { overlayPresentSectors, readBacking } from './backing.js';
 import type { OpenContext } from './open.js';
+import { PagedTable } from './paged-table.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from './types.js';
 
 const SECTOR = 512;
@@ -42,31 +45,6 @@ const PLATFORM_W2KU = 0x57326b75; // "W2ku": absolute Windows path, UTF-16LE
 const PLATFORM_WI2R = 0x57693272; // "Wi2r": relative Windows path (deprecated, single-byte)
 const PLATFORM_WI2K = 0x5769326b; // "Wi2k": absolute Windows path (deprecated, single-byte)
 const PLATFORM_MACX = 0x4d616358; // "MacX": UTF-8 file URL
-
-/** A small least-recently-used map. */
-export class Lru<K, V> {
-  private readonly map = new Map<K, V>();
-
-  constructor(private readonly max: number) {}
-
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
-      if (oldest.done !== true) this.map.delete(oldest.value);
-    }
-  }
-}
 
 /**
  * Turns a parent path stored inside a Windows (or Mac) image into the references to try with
@@ -110,7 +88,7 @@ export interface ParentCandidate {
 /**
  * Finds the parent file from `candidates` (in order of preference) under the path policy. A candidate that does
  * not exist (or is not a usable name) is skipped; a refusal by the path policy stops the search, because the
- * image clearly means a file outside the allowed directory. Shared with the VHDX reader.
+ * image clearly means a file outside the allowed directory. Used by `openParent` (VHD and VHDX).
  */
 export function locateParent(
   ctx: OpenContext,
@@ -148,6 +126,41 @@ export function locateParent(
       : 'differencing image names no usable parent path',
     { file: fromFile, layer },
   );
+}
+
+/**
+ * Opens the parent of a differencing VHD or VHDX: finds it with `locateParent`, opens it with `ctx.openBacking`
+ * (so the path policy and cycle detection apply), records it in `info` (`parentFile`, `parentFoundBy`,
+ * `backing`, `files`) and warns when its size differs from the child's. `check` adds the format's own identity
+ * checks (warnings). Closes the parent again if anything on the way throws. Shared with the VHDX reader.
+ */
+export function openParent(
+  ctx: OpenContext,
+  file: string,
+  format: 'vhd' | 'vhdx',
+  candidates: readonly ParentCandidate[],
+  size: number,
+  info: DeviceInfo,
+  warnings: string[],
+  check: (parent: BlockDevice, real: string) => void,
+): BlockDevice {
+  const name = format === 'vhd' ? 'VHD' : 'VHDX';
+  const { real, candidate } = locateParent(ctx, file, `${name} parent locator`, candidates);
+  const parent = ctx.openBacking(real, file, `${name} parent`, format);
+  try {
+    info.parentFile = real;
+    info.parentFoundBy = candidate.source;
+    check(parent, real);
+    if (parent.size !== size) {
+      warnings.push(`parent ${real} is ${parent.size} bytes but the child is ${size} bytes`);
+    }
+    info.backing = parent.info;
+    info.files = [file, ...parent.info.files];
+  } catch (e) {
+    parent.close();
+    throw e;
+  }
+  return parent;
 }
 
 /** Big-endian GUID bytes as 8-4-4-4-12 hex (VHD stores its identifiers big-endian). */
@@ -312,7 +325,7 @@ class FixedVhdDevice implements BlockDevice {
 class DynamicVhdDevice implements BlockDevice {
   readonly format = 'vhd';
   readonly name: string;
-  private readonly batPages = new Lru<number, Buffer>(BAT_CACHE_PAGES);
+  private readonly bat: PagedTable;
   private readonly bitmaps = new Lru<number, BlockBitmap>(BITMAP_CACHE_ENTRIES);
 
   constructor(
@@ -323,18 +336,14 @@ class DynamicVhdDevice implements BlockDevice {
     readonly info: DeviceInfo,
   ) {
     this.name = src.path;
-  }
-
-  private batEntry(block: number): number {
-    const page = Math.floor(block / BAT_PAGE_ENTRIES);
-    let buf = this.batPages.get(page);
-    if (buf === undefined) {
-      const first = page * BAT_PAGE_ENTRIES;
-      const count = Math.min(BAT_PAGE_ENTRIES, this.layout.batEntries - first);
-      buf = this.src.read(this.layout.tableOffset + first * 4, count * 4, 'VHD BAT');
-      this.batPages.set(page, buf);
-    }
-    return buf.readUInt32BE((block - page * BAT_PAGE_ENTRIES) * 4);
+    this.bat = new PagedTable(src, {
+      offset: layout.tableOffset,
+      entries: layout.batEntries,
+      entryBytes: 4,
+      pageEntries: BAT_PAGE_ENTRIES,
+      cachePages: BAT_CACHE_PAGES,
+      layer: 'VHD BAT',
+    });
   }
 
   private bitmap(block: number, blockStart: number): BlockBitmap {
@@ -353,13 +362,6 @@ class DynamicVhdDevice implements BlockDevice {
     return bm;
   }
 
-  /** Copies the parent's bytes (or leaves zeros) for virtual `[pos, pos+len)` into `out[at..]`. */
-  private fromParent(out: Buffer, at: number, pos: number, len: number): void {
-    if (this.parent === undefined) return;
-    const avail = Math.min(len, this.parent.size - pos);
-    if (avail > 0) this.parent.read(pos, avail).copy(out, at);
-  }
-
   read(offset: number, length: number): Buffer {
     checkRange(this, offset, length);
     const out = Buffer.alloc(length);
@@ -371,9 +373,9 @@ class DynamicVhdDevice implements BlockDevice {
       const inBlock = pos - block * blockSize;
       const n = Math.min(blockSize - inBlock, end - pos);
       const at = pos - offset;
-      const entry = this.batEntry(block);
+      const entry = this.bat.u32be(block);
       if (entry === UNALLOCATED) {
-        this.fromParent(out, at, pos, n);
+        readBacking(this.parent, out, at, pos, n);
       } else {
         const blockStart = entry * SECTOR;
         const dataStart = blockStart + bitmapSpan;
@@ -384,18 +386,8 @@ class DynamicVhdDevice implements BlockDevice {
           // Mixed block: one read of the block's bytes, one of the parent's, then the present sectors on top.
           const present = (sector: number): boolean => ((bm.bits[sector >> 3]! << (sector & 7)) & 0x80) !== 0;
           const mine = this.src.read(dataStart + inBlock, n, 'VHD data block');
-          this.fromParent(out, at, pos, n);
-          let p = inBlock;
-          const stop = inBlock + n;
-          while (p < stop) {
-            const sector = Math.floor(p / SECTOR);
-            const bit = present(sector);
-            let q = (sector + 1) * SECTOR;
-            while (q < stop && present(q / SECTOR) === bit) q += SECTOR;
-            q = Math.min(q, stop);
-            if (bit) mine.copy(out, at + (p - inBlock), p - inBlock, q - inBlock);
-            p = q;
-          }
+          readBacking(this.parent, out, at, pos, n);
+          overlayPresentSectors(out, at, mine, inBlock, SECTOR, present);
         }
       }
       pos += n;
@@ -598,24 +590,12 @@ export function openVhd(src: FileSource, ctx: OpenContext): BlockDevice {
     info.parentUniqueId = parentUuid;
     info.parentName = parentName;
     info.parentLocators = found.map((l) => ({ platform: platformName(l.code), path: l.path }));
-    const { real, candidate } = locateParent(ctx, file, 'VHD parent locator', candidates);
-    parent = ctx.openBacking(real, file, 'VHD parent', 'vhd');
-    try {
-      info.parentFile = real;
-      info.parentFoundBy = candidate.source;
-      const pid = parent.info.uniqueId;
+    parent = openParent(ctx, file, 'vhd', candidates, size, info, warnings, (p, real) => {
+      const pid = p.info.uniqueId;
       if (typeof pid === 'string' && pid !== parentUuid) {
         warnings.push(`parent ${real} has unique id ${pid} but the child expects ${parentUuid}`);
       }
-      if (parent.size !== size) {
-        warnings.push(`parent ${real} is ${parent.size} bytes but the child is ${size} bytes`);
-      }
-      info.backing = parent.info;
-      info.files = [file, ...parent.info.files];
-    } catch (e) {
-      parent.close();
-      throw e;
-    }
+    });
   }
   return new DynamicVhdDevice(src, size, layout, parent, info);
 }

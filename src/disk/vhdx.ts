@@ -11,11 +11,14 @@
  * Nothing is ever written: a dirty log is replayed into an in-memory overlay of the file.
  */
 import { HyperwardError, corrupt } from '../errors.js';
+import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
+import { overlayPresentSectors, readBacking } from './backing.js';
 import { crc32cWithZeroedField } from './crc32c.js';
 import type { OpenContext } from './open.js';
+import { PagedTable } from './paged-table.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from './types.js';
-import { Lru, locateParent, type ParentCandidate } from './vhd.js';
+import { openParent, type ParentCandidate } from './vhd.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -402,7 +405,7 @@ interface Geometry {
 class VhdxDevice implements BlockDevice {
   readonly format = 'vhdx';
   readonly name: string;
-  private readonly batPages = new Lru<number, Buffer>(BAT_CACHE_PAGES);
+  private readonly batTable: PagedTable;
   private readonly bitmaps = new Lru<number, Buffer>(BITMAP_CACHE_ENTRIES);
 
   constructor(
@@ -414,19 +417,20 @@ class VhdxDevice implements BlockDevice {
     readonly info: DeviceInfo,
   ) {
     this.name = src.path;
+    this.batTable = new PagedTable(io, {
+      offset: g.batOffset,
+      entries: g.batEntries,
+      entryBytes: 8,
+      pageEntries: BAT_PAGE_ENTRIES,
+      cachePages: BAT_CACHE_PAGES,
+      layer: 'VHDX BAT',
+    });
   }
 
   /** BAT entry `index` as [state, file offset in bytes]. */
   private bat(index: number): [number, number] {
-    const page = Math.floor(index / BAT_PAGE_ENTRIES);
-    let buf = this.batPages.get(page);
-    if (buf === undefined) {
-      const first = page * BAT_PAGE_ENTRIES;
-      const count = Math.min(BAT_PAGE_ENTRIES, this.g.batEntries - first);
-      buf = this.io.read(this.g.batOffset + first * 8, count * 8, 'VHDX BAT');
-      this.batPages.set(page, buf);
-    }
-    const at = (index - page * BAT_PAGE_ENTRIES) * 8;
+    const buf = this.batTable.page(index);
+    const at = this.batTable.entryOffset(index);
     const lo = buf.readUInt32LE(at);
     const hi = buf.readUInt32LE(at + 4);
     const mb = hi * 4096 + (lo >>> 20);
@@ -459,12 +463,6 @@ class VhdxDevice implements BlockDevice {
       this.bitmaps.set(block, bits);
     }
     return bits;
-  }
-
-  private fromParent(out: Buffer, at: number, pos: number, len: number): void {
-    if (this.parent === undefined) return;
-    const avail = Math.min(len, this.parent.size - pos);
-    if (avail > 0) this.parent.read(pos, avail).copy(out, at);
   }
 
   read(offset: number, length: number): Buffer {
@@ -506,7 +504,7 @@ class VhdxDevice implements BlockDevice {
         });
       switch (state) {
         case PAYLOAD_NOT_PRESENT:
-          this.fromParent(out, at, pos, n);
+          readBacking(this.parent, out, at, pos, n);
           break;
         case PAYLOAD_UNDEFINED:
         case PAYLOAD_ZERO:
@@ -529,18 +527,13 @@ class VhdxDevice implements BlockDevice {
           }
           if (!mixed) {
             if (firstBit) fromFile(base + inBlock, at, n);
-            else this.fromParent(out, at, pos, n);
+            else readBacking(this.parent, out, at, pos, n);
             break;
           }
           // Mixed: one read of the block's bytes, one of the parent's, then the present sectors on top.
           const mine = this.io.read(base + inBlock, n, 'VHDX payload block');
-          this.fromParent(out, at, pos, n);
-          for (let p = inBlock; p < stop;) {
-            const sector = Math.floor(p / lss);
-            const q = Math.min((sector + 1) * lss, stop);
-            if (present(sector)) mine.copy(out, at + (p - inBlock), p - inBlock, q - inBlock);
-            p = q;
-          }
+          readBacking(this.parent, out, at, pos, n);
+          overlayPresentSectors(out, at, mine, inBlock, lss, present);
           break;
         }
         default:
@@ -798,30 +791,17 @@ export function openVhdx(src: FileSource, ctx: OpenContext): BlockDevice {
       .map((v) => v.replace(/^\{|\}$/g, '').toLowerCase());
     info.parentLocator = Object.fromEntries(kv);
     if (linkage.length === 0) warnings.push('parent locator has no parent_linkage');
-    const { real, candidate } = locateParent(ctx, file, 'VHDX parent locator', candidates);
-    parent = ctx.openBacking(real, file, 'VHDX parent', 'vhdx');
-    try {
-      info.parentFile = real;
-      info.parentFoundBy = candidate.source;
-      const pw = parent.info.dataWriteGuid;
+    parent = openParent(ctx, file, 'vhdx', candidates, size, info, warnings, (p, real) => {
+      const pw = p.info.dataWriteGuid;
       if (linkage.length > 0 && (typeof pw !== 'string' || !linkage.includes(pw))) {
         warnings.push(
           `parent ${real} has DataWriteGuid ${String(pw)} but the child's parent_linkage is ${linkage.join(' or ')}: the parent changed after the child was created`,
         );
       }
-      if (parent.info.logicalSectorSize !== lss) {
-        warnings.push(
-          `parent logical sector size ${String(parent.info.logicalSectorSize)} differs from ${lss}`,
-        );
+      if (p.info.logicalSectorSize !== lss) {
+        warnings.push(`parent logical sector size ${String(p.info.logicalSectorSize)} differs from ${lss}`);
       }
-      if (parent.size !== size)
-        warnings.push(`parent ${real} is ${parent.size} bytes but the child is ${size} bytes`);
-      info.backing = parent.info;
-      info.files = [file, ...parent.info.files];
-    } catch (e) {
-      parent.close();
-      throw e;
-    }
+    });
   }
   const g: Geometry = {
     blockSize,

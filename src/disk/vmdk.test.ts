@@ -14,11 +14,14 @@ import {
 import { join } from 'node:path';
 import { deflateRawSync, deflateSync } from 'node:zlib';
 import fc from 'fast-check';
-import { HyperwardError, isHyperwardError } from '../errors.js';
 import { newReadStats } from '../source/file.js';
 import { openImage, type OpenImageOptions } from './open.js';
 import type { BlockDevice } from './types.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
+import { assertReadEquals, assertReadsMatch } from '../../test/helpers/compare.js';
+import { expectError } from '../../test/helpers/errors.js';
+import { qemuConvert, qemuInfo, qemuMap, qemuToRaw, withImage } from '../../test/helpers/images.js';
+import { modPicker, xorshift32 } from '../../test/helpers/pattern.js';
 import { applyEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 
 const KiB = 1024;
@@ -33,25 +36,12 @@ const SUBFORMATS = [
 ] as const;
 const FIXTURES = new URL('../../fixtures/', import.meta.url).pathname;
 
-/** Deterministic xorshift32 stream. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s;
-  };
-}
-
 /**
  * A disk pattern: alternating incompressible and compressible 48 KiB stripes (so grains are neither aligned with
  * them nor all alike), with the given ranges zeroed.
  */
 function pattern(size: number, seed: number, zeros: ReadonlyArray<readonly [number, number]>): Buffer {
-  const next = rng(seed);
+  const next = xorshift32(seed);
   const buf = Buffer.alloc(size);
   for (let i = 0; i < size; i += 4) {
     const v = next();
@@ -62,63 +52,21 @@ function pattern(size: number, seed: number, zeros: ReadonlyArray<readonly [numb
   return buf;
 }
 
-function qemuInfo(path: string): {
+interface VmdkInfo {
   'virtual-size': number;
   'format-specific'?: { data?: { 'create-type'?: string; extents?: unknown[] } };
-} {
-  return JSON.parse(run('qemu-img', ['info', '--output=json', path]));
-}
-
-/** The oracle: qemu-img's own raw conversion of the image. */
-function qemuRaw(path: string, out: string): Buffer {
-  run('qemu-img', ['convert', '-O', 'raw', path, out]);
-  return readFileSync(out);
-}
-
-function expectSame(dev: BlockDevice, expected: Buffer, offset: number, length: number, what: string): void {
-  const got = dev.read(offset, length);
-  if (!got.equals(expected.subarray(offset, offset + length))) {
-    let i = 0;
-    while (i < length && got[i] === expected[offset + i]) i++;
-    assert.fail(`${what}: bytes differ at virtual offset ${offset + i} (read ${offset}+${length})`);
-  }
 }
 
 /** Every byte, in one read, in odd-sized chunks, and at random offsets and lengths. */
 function compareAll(dev: BlockDevice, expected: Buffer, what: string, seed = 7): void {
-  assert.equal(dev.size, expected.length, `${what}: size`);
-  expectSame(dev, expected, 0, expected.length, `${what} (one read)`);
-  const chunk = 77 * KiB + 3;
-  for (let off = 0; off < expected.length; off += chunk) {
-    expectSame(dev, expected, off, Math.min(chunk, expected.length - off), `${what} (sweep)`);
-  }
-  const next = rng(seed);
-  for (let i = 0; i < 150; i++) {
-    const off = next() % expected.length;
-    const len = Math.min(expected.length - off, next() % (200 * KiB));
-    expectSame(dev, expected, off, len, `${what} (random)`);
-  }
-}
-
-function expectError(fn: () => unknown, code: string, pattern?: RegExp): HyperwardError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isHyperwardError(e), `expected a HyperwardError, got ${(e as Error)?.stack ?? String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (pattern) assert.match(e.message, pattern);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
-}
-
-function withImage<T>(path: string, fn: (dev: BlockDevice) => T, opts?: OpenImageOptions): T {
-  const dev = openImage(path, opts);
-  try {
-    return fn(dev);
-  } finally {
-    dev.close();
-  }
+  assertReadsMatch(dev, expected, {
+    what,
+    wholeRead: true,
+    chunk: 77 * KiB + 3,
+    randomReads: 150,
+    pick: modPicker(xorshift32(seed)),
+    maxLength: 200 * KiB,
+  });
 }
 
 /** Opens and reads everything (and a few unaligned pieces): the fuzz body. */
@@ -282,13 +230,7 @@ describe('VMDK reader', () => {
     ]);
     writeFileSync(join(dir, 'raw.img'), raw);
     for (const s of SUBFORMATS) {
-      run(
-        'qemu-img',
-        ['convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${s}`, 'raw.img', `${s}.vmdk`],
-        {
-          cwd: dir,
-        },
-      );
+      qemuConvert('raw.img', `${s}.vmdk`, 'vmdk', { from: 'raw', options: `subformat=${s}`, cwd: dir });
     }
   });
   after(() => cleanup());
@@ -297,7 +239,7 @@ describe('VMDK reader', () => {
     for (const s of SUBFORMATS) {
       it(`reads ${s} byte for byte like the raw input`, () => {
         const path = join(dir, `${s}.vmdk`);
-        const q = qemuInfo(path);
+        const q = qemuInfo<VmdkInfo>(path);
         withImage(path, (dev) => {
           assert.equal(dev.format, 'vmdk');
           assert.equal(dev.info.virtualSize, q['virtual-size']);
@@ -339,12 +281,7 @@ describe('VMDK reader', () => {
 
     it('coalesces host-contiguous grains of a sparse extent into one read each (qemu-img map as oracle)', () => {
       const path = join(dir, 'monolithicSparse.vmdk');
-      const map = JSON.parse(run('qemu-img', ['map', '--output=json', path])) as Array<{
-        start: number;
-        length: number;
-        data: boolean;
-        offset?: number;
-      }>;
+      const map = qemuMap(path);
       const stats = newReadStats();
       withImage(
         path,
@@ -356,7 +293,7 @@ describe('VMDK reader', () => {
           const runs = map.filter((m) => m.data && m.start + m.length > from && m.start < to).length;
           assert.ok(runs >= 2, `the layout has ${runs} runs`);
           const before = stats.reads;
-          expectSame(dev, raw, from, to - from, 'coalesced');
+          assertReadEquals(dev, raw, from, to - from, 'coalesced');
           assert.equal(stats.reads - before, runs);
         },
         { stats },
@@ -385,20 +322,14 @@ describe('VMDK reader', () => {
       });
       closeSync(fd);
       for (const s of ['twoGbMaxExtentSparse', 'twoGbMaxExtentFlat']) {
-        run(
-          'qemu-img',
-          ['convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${s}`, 'raw.img', `${s}.vmdk`],
-          {
-            cwd: bigDir,
-          },
-        );
+        qemuConvert('raw.img', `${s}.vmdk`, 'vmdk', { from: 'raw', options: `subformat=${s}`, cwd: bigDir });
       }
     });
 
     for (const s of ['twoGbMaxExtentSparse', 'twoGbMaxExtentFlat']) {
       it(`reads ${s} across its extent boundaries`, () => {
         const path = join(bigDir, `${s}.vmdk`);
-        const q = qemuInfo(path);
+        const q = qemuInfo<VmdkInfo>(path);
         const rawFd = openSync(join(bigDir, 'raw.img'), 'r');
         const stats = newReadStats();
         try {
@@ -421,7 +352,7 @@ describe('VMDK reader', () => {
                 same(dev, Math.max(0, a - 70_000), Math.min(V, b + 70_000) - Math.max(0, a - 70_000));
               for (const boundary of [2 * GiB, 4 * GiB]) same(dev, boundary - MiB, 2 * MiB);
               same(dev, V - MiB, MiB);
-              const next = rng(5);
+              const next = xorshift32(5);
               for (let i = 0; i < 40; i++) {
                 const off = (next() * 4096 + next()) % (V - 256 * KiB);
                 same(dev, off, 1 + (next() % (256 * KiB)));
@@ -473,7 +404,7 @@ describe('VMDK reader', () => {
       );
       const top = readFileSync(join(d, 'top.vmdk'));
       assert.notEqual(header(top).flags & 4, 0, 'qemu set the zeroed-grain flag');
-      const expected = qemuRaw(join(d, 'top.vmdk'), join(d, 'oracle.raw'));
+      const expected = qemuToRaw(join(d, 'top.vmdk'), join(d, 'oracle.raw'));
       assert.ok(expected.subarray(2304 * KiB, 2432 * KiB).every((b) => b === 0));
       assert.ok(!raw.subarray(2304 * KiB, 2432 * KiB).every((b) => b === 0), 'the parent has data there');
       assert.ok(!expected.equals(raw));
@@ -507,7 +438,7 @@ describe('VMDK reader', () => {
         { cwd: d },
       );
       run('qemu-io', ['-c', 'write -P 0x77 1000k 300k', 'top.vmdk'], { cwd: d });
-      const expected = qemuRaw(join(d, 'top.vmdk'), join(d, 'oracle.raw'));
+      const expected = qemuToRaw(join(d, 'top.vmdk'), join(d, 'oracle.raw'));
       assert.ok(!expected.equals(raw));
       withImage(join(d, 'top.vmdk'), (dev) => {
         compareAll(dev, expected, 'twoGb delta');
@@ -542,7 +473,7 @@ describe('VMDK reader', () => {
       const path = join(dir, 'stream.vmdk');
       writeFileSync(path, img);
       assert.equal(header(img).gdOffset, -1);
-      const oracle = qemuRaw(path, join(dir, 'stream.raw'));
+      const oracle = qemuToRaw(path, join(dir, 'stream.raw'));
       assert.ok(oracle.equals(raw), 'qemu-img reads the synthetic stream as the raw input');
       withImage(path, (dev) => {
         assert.equal(dev.info.subformat, 'streamOptimized');
@@ -560,7 +491,7 @@ describe('VMDK reader', () => {
       const path = join(dir, 'stream-bomb.vmdk');
       writeFileSync(path, buildStream(raw, { bombGrain: 3 }));
       withImage(path, (dev) => {
-        expectSame(dev, raw, 0, 3 * 64 * KiB, 'before the bomb');
+        assertReadEquals(dev, raw, 0, 3 * 64 * KiB, 'before the bomb');
         const e = expectError(() => dev.read(3 * 64 * KiB, 10), 'E_IMAGE_CORRUPT', /more than 65536 bytes/);
         assert.equal(e.location.layer, 'VMDK compressed grain');
       });
@@ -600,7 +531,7 @@ describe('VMDK reader', () => {
         const e = expectError(() => dev.read(0, 512), 'E_IMAGE_CORRUPT', /points outside the file/);
         assert.equal(e.location.layer, 'VMDK grain table');
         assert.equal(e.location.offset, gt);
-        expectSame(dev, raw, 64 * KiB, 64 * KiB, 'the other grains still read');
+        assertReadEquals(dev, raw, 64 * KiB, 64 * KiB, 'the other grains still read');
       });
     });
   });
@@ -614,8 +545,8 @@ describe('VMDK reader', () => {
     for (const [file, createType] of cases) {
       it(`reads fixtures/${file} like qemu-img`, () => {
         const path = join(FIXTURES, file);
-        const expected = qemuRaw(path, join(dir, 'fixture.raw'));
-        assert.equal(qemuInfo(path)['format-specific']?.data?.['create-type'], createType);
+        const expected = qemuToRaw(path, join(dir, 'fixture.raw'));
+        assert.equal(qemuInfo<VmdkInfo>(path)['format-specific']?.data?.['create-type'], createType);
         withImage(path, (dev) => {
           assert.equal(dev.info.subformat, createType);
           compareAll(dev, expected, file);
@@ -660,7 +591,7 @@ describe('VMDK reader', () => {
           .replace(/\n/g, '\r\n')
           .replace('version', '  VERSION'),
       );
-      const expected = qemuRaw(join(d, 'canonical.vmdk'), join(d, 'oracle.raw'));
+      const expected = qemuToRaw(join(d, 'canonical.vmdk'), join(d, 'oracle.raw'));
       assert.ok(expected.subarray(0, 2048 * 512).equals(raw.subarray(4096 * 512, 6144 * 512)));
       for (const f of ['canonical.vmdk', 'mixed.vmdk']) {
         withImage(join(d, f), (dev) => {
@@ -704,13 +635,7 @@ describe('VMDK reader', () => {
       const piece = raw.subarray(0, 768 * KiB);
       writeFileSync(join(d, 'piece.raw'), piece);
       for (const s of ['monolithicSparse', 'streamOptimized']) {
-        run(
-          'qemu-img',
-          ['convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${s}`, 'piece.raw', `${s}.vmdk`],
-          {
-            cwd: d,
-          },
-        );
+        qemuConvert('piece.raw', `${s}.vmdk`, 'vmdk', { from: 'raw', options: `subformat=${s}`, cwd: d });
       }
       let desc =
         '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="twoGbMaxExtentSparse"\n';
@@ -722,7 +647,7 @@ describe('VMDK reader', () => {
       }
       writeFileSync(join(d, 'disk.vmdk'), desc);
       const expected = Buffer.concat(Array.from({ length: 40 }, () => piece));
-      assert.ok(qemuRaw(join(d, 'disk.vmdk'), join(d, 'oracle.raw')).equals(expected));
+      assert.ok(qemuToRaw(join(d, 'disk.vmdk'), join(d, 'oracle.raw')).equals(expected));
       withImage(join(d, 'disk.vmdk'), (dev) => {
         assert.equal((dev.info.files as string[]).length, 41);
         compareAll(dev, expected, 'many extents');
@@ -741,7 +666,7 @@ describe('VMDK reader', () => {
           `createType="vmfs"\n\n# Extent description\nRW ${sectors} VMFS "disk-flat.vmdk"\n\n` +
           `# The Disk Data Base\n#DDB\nddb.thinProvisioned = "1"\n`,
       );
-      const expected = qemuRaw(join(d, 'disk.vmdk'), join(d, 'oracle.raw'));
+      const expected = qemuToRaw(join(d, 'disk.vmdk'), join(d, 'oracle.raw'));
       assert.ok(expected.equals(raw));
       withImage(join(d, 'disk.vmdk'), (dev) => {
         assert.equal(dev.info.subformat, 'vmfs');
@@ -837,13 +762,7 @@ describe('VMDK reader', () => {
       small = pattern(SMALL, 9, [[128 * KiB, 300 * KiB]]);
       writeFileSync(join(fz, 'small.raw'), small);
       for (const s of ['monolithicSparse', 'streamOptimized', 'twoGbMaxExtentSparse']) {
-        run(
-          'qemu-img',
-          ['convert', '-f', 'raw', '-O', 'vmdk', '-o', `subformat=${s}`, 'small.raw', `${s}.vmdk`],
-          {
-            cwd: fz,
-          },
-        );
+        qemuConvert('small.raw', `${s}.vmdk`, 'vmdk', { from: 'raw', options: `subformat=${s}`, cwd: fz });
         images.set(s, readFileSync(join(fz, `${s}.vmdk`)));
       }
       images.set('footerStream', buildStream(small, { gtes: 4 }));

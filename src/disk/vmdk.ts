@@ -8,7 +8,9 @@
  */
 import { inflateRawSync, inflateSync } from 'node:zlib';
 import { HyperwardError, corrupt, type ErrorLocation } from '../errors.js';
+import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
+import { readBacking } from './backing.js';
 import type { OpenContext } from './open.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from './types.js';
 
@@ -43,43 +45,6 @@ const GT_CACHE_BYTES = 4 * 1024 * 1024;
 const GT_CACHE_MIN = 8;
 const GRAIN_CACHE_BYTES = 8 * 1024 * 1024;
 const GRAIN_CACHE_MIN = 2;
-
-/** A tiny LRU on top of Map's insertion order, bounded by entry count. */
-class Lru<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(
-    private readonly max: number,
-    private readonly onEvict?: (value: V) => void,
-  ) {}
-
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.max) {
-      const oldest = this.map.entries().next();
-      if (oldest.done === true) break;
-      this.map.delete(oldest.value[0]);
-      this.onEvict?.(oldest.value[1]);
-    }
-  }
-
-  values(): IterableIterator<V> {
-    return this.map.values();
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Descriptor
@@ -194,7 +159,7 @@ class FilePool {
     readonly paths: readonly string[],
     private readonly pinned: FileSource | undefined,
   ) {
-    this.open = new Lru(MAX_OPEN_EXTENT_FILES, (src) => src.close());
+    this.open = new Lru(MAX_OPEN_EXTENT_FILES, { onEvict: (src) => src.close() });
   }
 
   get(index: number): FileSource {
@@ -686,7 +651,8 @@ class VmdkDevice implements BlockDevice {
     let runHost = 0;
     const flush = (): void => {
       if (runKind === 'data') src.readInto(out, runAt, runLen, runHost, 'VMDK grain');
-      else if (runKind === 'parent') this.readParent(out, runAt, ext.start + within + (runAt - at), runLen);
+      else if (runKind === 'parent')
+        readBacking(this.parent, out, runAt, ext.start + within + (runAt - at), runLen);
       runKind = undefined;
     };
     let pos = within;
@@ -726,21 +692,18 @@ class VmdkDevice implements BlockDevice {
     }
     flush();
   }
-
-  /** Reads virtual bytes from the parent; past its end they are zeros. */
-  private readParent(out: Buffer, at: number, virtual: number, len: number): void {
-    const p = this.parent;
-    if (p === undefined) return;
-    const avail = Math.max(0, Math.min(len, p.size - virtual));
-    if (avail > 0) p.read(virtual, avail).copy(out, at);
-  }
 }
 
-/** Metadata caches bounded in bytes, sized for the grain tables and grains of the (first) sparse extent. */
+/**
+ * Metadata caches bounded in bytes: the entry counts are sized for the grain tables and grains of the (first)
+ * sparse extent, and the byte budgets they imply also hold when a later extent has larger tables or grains.
+ */
 function newCaches(gtBytes = 512 * 4, grainBytes = 128 * SECTOR): Caches {
+  const bounded = (entries: number, entryBytes: number): Lru<string, Buffer> =>
+    new Lru(entries, { budget: { maxBytes: entries * entryBytes, sizeOf: (b) => b.length } });
   return {
-    tables: new Lru(Math.max(GT_CACHE_MIN, Math.floor(GT_CACHE_BYTES / gtBytes))),
-    grains: new Lru(Math.max(GRAIN_CACHE_MIN, Math.floor(GRAIN_CACHE_BYTES / grainBytes))),
+    tables: bounded(Math.max(GT_CACHE_MIN, Math.floor(GT_CACHE_BYTES / gtBytes)), gtBytes),
+    grains: bounded(Math.max(GRAIN_CACHE_MIN, Math.floor(GRAIN_CACHE_BYTES / grainBytes)), grainBytes),
   };
 }
 

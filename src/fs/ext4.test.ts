@@ -24,6 +24,9 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run, tempDir } from '../../test/helpers/tmp.js';
+import { errorCode } from '../../test/helpers/errors.js';
+import { qemuConvert } from '../../test/helpers/images.js';
+import { modPicker, xorshift32 } from '../../test/helpers/pattern.js';
 import { openImage } from '../disk/open.js';
 import type { BlockDevice, DeviceInfo } from '../disk/types.js';
 import { HyperwardError } from '../errors.js';
@@ -34,31 +37,12 @@ import { Vfs } from './vfs.js';
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const MiB = 1024 * 1024;
 
-/** Deterministic pseudo-random bytes (xorshift32). */
+/** Deterministic pseudo-random bytes: the low byte of each xorshift32 value. */
 function pseudoRandom(length: number, seed: number): Buffer {
+  const next = xorshift32(seed);
   const out = Buffer.alloc(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
+  for (let i = 0; i < length; i++) out[i] = next() & 0xff;
   return out;
-}
-
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
 }
 
 /** e2fsck exits 1 when it changed something (e.g. rebuilt directories); only >1 is a failure. */
@@ -321,7 +305,7 @@ function compareTrees(src: Map<string, Entry>, img: Map<string, Entry>): void {
 /** Random unaligned reads of `path` compared with the source file's bytes `want`. */
 function randomReads(fs: FileSystem, vfs: Vfs, want: Buffer, path: string, seed: number): void {
   const ino = vfs.resolve(path)!;
-  const r = rng(seed);
+  const r = modPicker(xorshift32(seed));
   for (let i = 0; i < 25; i++) {
     const off = r(want.length + 100);
     const len = r(300_000);
@@ -730,7 +714,7 @@ describe('ext4 reader details', () => {
     // github.com/log2timeline/dfvfs test_data at ceb7ef3a (Apache-2.0); see fixtures/dfvfs/README.md.
     const fixture = join(REPO, 'fixtures/dfvfs/ext2.qcow2');
     const raw = join(tmp.dir, 'dfvfs.raw');
-    run('qemu-img', ['convert', '-O', 'raw', fixture, raw]);
+    qemuConvert(fixture, raw, 'raw');
     const dev = openImage(raw);
     try {
       const fs = openExt4(dev);
@@ -786,25 +770,17 @@ describe('ext4 reader details', () => {
     debugfs(img, 'sif /link flags 0x80800', true);
     withFs(img, (fs) => {
       const vfs = new Vfs(fs);
-      const code = (fn: () => unknown): string | undefined => {
-        try {
-          fn();
-          return undefined;
-        } catch (e) {
-          return (e as HyperwardError).code;
-        }
-      };
       assert.equal(vfs.stat('/secret').size, 5000);
       assert.equal(
-        code(() => vfs.readFile('/secret')),
+        errorCode(() => vfs.readFile('/secret')),
         'E_ENCRYPTED',
       );
       assert.equal(
-        code(() => vfs.readdir('/vault')),
+        errorCode(() => vfs.readdir('/vault')),
         'E_ENCRYPTED',
       );
       assert.equal(
-        code(() => vfs.readlink('/link')),
+        errorCode(() => vfs.readlink('/link')),
         'E_ENCRYPTED',
       );
     });
@@ -926,7 +902,7 @@ describe('ext4 reader details', () => {
       const listed = fs.readdir(d);
       assert.equal(listed.length, count + 1);
       assert.ok(listed.every((e) => e.ino === base));
-      const r = rng(5);
+      const r = modPicker(xorshift32(5));
       for (let k = 0; k < 400; k++) {
         const i = r(count);
         dev.reset();

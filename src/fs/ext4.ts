@@ -11,6 +11,7 @@
  */
 import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError, fsCorrupt, isHyperwardError } from '../errors.js';
+import { Lru } from '../lru.js';
 import { direntType, dxLookup, walkDirents, type DirentVisitor } from './ext4/dir.js';
 import { mapBlockMap } from './ext4/blockmap.js';
 import { mapExtent, parseExtentNode, type ExtentCache, type ExtentNode } from './ext4/extents.js';
@@ -26,7 +27,6 @@ import {
   parseInode,
   type RawInode,
 } from './ext4/inode.js';
-import { Lru } from './ext4/lru.js';
 import type { MapContext, Run } from './ext4/map.js';
 import {
   COMPAT_DIR_INDEX,

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { errorCode } from '../../test/helpers/errors.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { openImage } from '../disk/open.js';
 import type { BlockDevice } from '../disk/types.js';
-import type { HyperwardError } from '../errors.js';
 import { openExt4 } from './ext4.js';
 import { Vfs } from './vfs.js';
 
@@ -48,15 +48,6 @@ describe('Vfs symlink resolution (chroot semantics) on a real ext4 image', () =>
     tmp.cleanup();
   });
 
-  const code = (fn: () => unknown): string | undefined => {
-    try {
-      fn();
-      return undefined;
-    } catch (e) {
-      return (e as HyperwardError).code;
-    }
-  };
-
   it('restarts absolute targets at the image root', () => {
     const x = vfs.resolve('/etc/x');
     assert.notEqual(x, undefined);
@@ -85,7 +76,7 @@ describe('Vfs symlink resolution (chroot semantics) on a real ext4 image', () =>
     assert.equal(vfs.resolve('/hostpasswd'), undefined);
     assert.equal(vfs.tryReadFile('/hostpasswd'), undefined);
     assert.equal(
-      code(() => vfs.readFile('/hostpasswd')),
+      errorCode(() => vfs.readFile('/hostpasswd')),
       'E_NOT_FOUND',
     );
     assert.equal(vfs.resolve('/a/b/c/procenv'), undefined);
@@ -94,19 +85,19 @@ describe('Vfs symlink resolution (chroot semantics) on a real ext4 image', () =>
 
   it('stops symlink loops and over-long chains with E_LIMIT', () => {
     assert.equal(
-      code(() => vfs.resolve('/loop1')),
+      errorCode(() => vfs.resolve('/loop1')),
       'E_LIMIT',
     );
     assert.equal(
-      code(() => vfs.resolve('/self')),
+      errorCode(() => vfs.resolve('/self')),
       'E_LIMIT',
     );
     assert.equal(
-      code(() => vfs.resolve('/selfdir')),
+      errorCode(() => vfs.resolve('/selfdir')),
       'E_LIMIT',
     );
     assert.equal(
-      code(() => vfs.resolve('/q0')),
+      errorCode(() => vfs.resolve('/q0')),
       'E_LIMIT',
     );
     assert.equal(vfs.resolve('/p0'), vfs.resolve('/etc/x'));

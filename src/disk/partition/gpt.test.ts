@@ -4,12 +4,17 @@ import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSy
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isHyperwardError, type HyperwardError } from '../../errors.js';
-import { FileSource } from '../../source/file.js';
 import { byteEditsIn, onlyHyperwardErrors } from '../../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../../test/helpers/tmp.js';
+import { expectError } from '../../../test/helpers/errors.js';
+import { sparseFile, withRawDevice } from '../../../test/helpers/images.js';
+import {
+  partitionNumber,
+  sfdiskTable,
+  type SfdiskPartition,
+  type SfdiskTable,
+} from '../../../test/helpers/sfdisk.js';
 import { crc32 } from '../crc32.js';
-import { RawDevice } from '../raw.js';
 import type { BlockDevice } from '../types.js';
 import { knownGptTypes } from './gpt.js';
 import { readPartitions } from './index.js';
@@ -17,36 +22,10 @@ import type { PartitionTable } from './types.js';
 
 const MiB = 1024 * 1024;
 
-interface SfdiskPartition {
-  node: string;
-  start: number;
-  size: number;
-  type: string;
-  uuid?: string;
-  name?: string;
-  attrs?: string;
-  bootable?: boolean;
-}
-
-interface SfdiskTable {
-  label: string;
-  sectorsize: number;
-  partitions?: SfdiskPartition[];
-}
-
-function sfdiskJson(path: string): SfdiskTable {
-  return (JSON.parse(run('sfdisk', ['--json', path])) as { partitiontable: SfdiskTable }).partitiontable;
-}
-
 /** sgdisk's verification report (stdout and stderr together). */
 function sgdiskVerify(path: string): string {
   const r = spawnSync('sgdisk', ['-v', path], { encoding: 'utf8' });
   return `${r.stdout}\n${r.stderr}`;
-}
-
-function sparseFile(path: string, size: number): void {
-  writeFileSync(path, Buffer.alloc(0));
-  truncateSync(path, size);
 }
 
 /** Writes a marker at the first and last 16 bytes of every partition sfdisk reports, to check slice offsets. */
@@ -61,21 +40,6 @@ function writeMarkers(path: string, parts: SfdiskPartition[], ss: number): void 
   } finally {
     closeSync(fd);
   }
-}
-
-function withDevice<T>(path: string, fn: (dev: BlockDevice) => T): T {
-  const dev = new RawDevice(new FileSource(path));
-  try {
-    return fn(dev);
-  } finally {
-    dev.close();
-  }
-}
-
-function partitionNumber(node: string): number {
-  const m = /(\d+)$/.exec(node);
-  assert.ok(m, node);
-  return Number(m[1]);
 }
 
 /** Asserts our table equals sfdisk's view of the same disk, and that every slice reads its own markers. */
@@ -110,18 +74,6 @@ function assertMatchesSfdisk(t: PartitionTable, sf: SfdiskTable, markers = true)
       assert.equal(p.device.size, p.size);
     }
   }
-}
-
-function expectError(fn: () => unknown, code: string, match?: RegExp): HyperwardError {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(isHyperwardError(e), `expected a HyperwardError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (match) assert.match(e.message, match);
-    return e;
-  }
-  assert.fail(`expected ${code}`);
 }
 
 /** Recomputes the entry-array CRC and the header CRC of the GPT header at `lba` (sector size `ss`). */
@@ -183,14 +135,14 @@ describe('GPT', () => {
       '-n', '8:0:0', '-t', '8:8200', '-c', '8:swap',
       gptPath,
     ]);
-    sf = sfdiskJson(gptPath);
+    sf = sfdiskTable(gptPath);
     writeMarkers(gptPath, sf.partitions ?? [], 512);
     gpt = readFileSync(gptPath);
   });
   after(() => cleanup());
 
   test('512-byte sectors: start, size, type, name, uuid and bootable match sfdisk --json', () => {
-    withDevice(gptPath, (dev) => {
+    withRawDevice(gptPath, (dev) => {
       const t = readPartitions(dev);
       assert.deepEqual(t.warnings, []);
       assert.equal(t.partitions.length, 7);
@@ -221,7 +173,7 @@ describe('GPT', () => {
     const path = join(dir, 'types.raw');
     sparseFile(path, 4 * MiB);
     run('sgdisk', ['-n', '1:0:+1M', '-t', '1:8308', '-n', '2:0:+1M', '-t', '2:8309', path]);
-    list += JSON.stringify(sfdiskJson(path)).toLowerCase();
+    list += JSON.stringify(sfdiskTable(path)).toLowerCase();
     for (const guid of knownGptTypes()) assert.ok(list.includes(guid), `sfdisk or sgdisk knows ${guid}`);
   });
 
@@ -234,13 +186,13 @@ describe('GPT', () => {
       // prettier-ignore
       run('sgdisk', ['-n', '1:0:+4M', '-t', '1:ef00', '-c', '1:esp', '-n', '2:0:+8M', '-t', '2:8300', '-c', '2:root',
         '-n', '3:0:0', '-t', '3:8e00', loop]);
-      sf4 = sfdiskJson(loop);
+      sf4 = sfdiskTable(loop);
     } finally {
       run('losetup', ['-d', loop]);
     }
     assert.equal(sf4.sectorsize, 4096);
     writeMarkers(path, sf4.partitions ?? [], 4096);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.equal(t.sectorSize, 4096);
       assertMatchesSfdisk(t, sf4);
@@ -251,7 +203,7 @@ describe('GPT', () => {
     img.fill(0, 4096, 4096 + 512);
     const damaged = join(dir, 'gpt4k-damaged.raw');
     writeFileSync(damaged, img);
-    withDevice(damaged, (dev) => {
+    withRawDevice(damaged, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sf4);
       assert.match(t.warnings.join('\n'), /backup GPT.*sector size 4096/);
@@ -267,7 +219,7 @@ describe('GPT', () => {
     assert.match(v, /Main header: ERROR/);
     assert.match(v, /Backup header: OK/);
     assert.match(v, /Backup partition table: OK/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sf);
       assert.match(
@@ -278,7 +230,7 @@ describe('GPT', () => {
     // sfdisk (libfdisk) also falls back to the backup and lists the same partitions.
     const strip = (t: SfdiskTable): unknown =>
       t.partitions?.map((p) => ({ ...p, node: partitionNumber(p.node) }));
-    assert.deepEqual(strip(sfdiskJson(path)), strip(sf));
+    assert.deepEqual(strip(sfdiskTable(path)), strip(sf));
   });
 
   test('damaged primary entry array: the backup named by the primary header is used', () => {
@@ -289,7 +241,7 @@ describe('GPT', () => {
     const v = sgdiskVerify(path);
     assert.match(v, /Main partition table: ERROR/);
     assert.match(v, /Backup partition table: OK/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sf);
       assert.match(t.warnings.join('\n'), /entry array CRC-32 mismatch; using the backup/);
@@ -302,7 +254,7 @@ describe('GPT', () => {
     img[1024 + 5]! ^= 0x01; // entry 1 type GUID: entry array CRC mismatch, header intact
     writeFileSync(path, img);
     truncateSync(path, 24 * MiB); // the backup is no longer at the end
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sf);
       assert.match(t.warnings.join('\n'), /backup GPT at LBA 32767/);
@@ -315,7 +267,7 @@ describe('GPT', () => {
     img.fill(0, 512, 1024);
     writeFileSync(path, img);
     assert.match(sgdiskVerify(path), /Backup header: OK/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sf);
       assert.match(t.warnings.join('\n'), /no primary GPT header.*using the backup/);
@@ -331,7 +283,7 @@ describe('GPT', () => {
     const v = sgdiskVerify(path);
     assert.doesNotMatch(v, /Backup header: OK/);
     assert.doesNotMatch(v, /Main header: OK/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const e = expectError(() => readPartitions(dev), 'E_IMAGE_CORRUPT', /no valid GPT/);
       assert.equal(e.location.layer, 'GPT header');
       assert.equal(e.location.file, path);
@@ -349,7 +301,7 @@ describe('GPT', () => {
     assert.match(v, /Main header: OK/);
     assert.match(v, /Main partition table: OK/);
     assert.match(v, /partitions 2 and 1 overlap/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.deepEqual(
         t.partitions.map((p) => p.index),
@@ -367,7 +319,7 @@ describe('GPT', () => {
     fixGptCrcs(img, 512, 1);
     writeFileSync(path, img);
     assert.match(sgdiskVerify(path), /partition 8 is too big for the disk/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.deepEqual(
         t.partitions.map((p) => p.index),
@@ -383,7 +335,7 @@ describe('GPT', () => {
     for (let i = 0; i < 8; i++) img.writeBigUInt64LE(1n << 62n, 1024 + 128 * i + 40);
     fixGptCrcs(img, 512, 1);
     writeFileSync(path, img);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       expectError(() => readPartitions(dev), 'E_IMAGE_CORRUPT', /none of the 7 GPT entries is usable/);
     });
   });
@@ -392,8 +344,8 @@ describe('GPT', () => {
     const ok = join(dir, 'entries4096.raw');
     sparseFile(ok, 16 * MiB);
     run('sgdisk', ['--resize-table=4096', '-n', '1:0:+1M', '-t', '1:8300', '-n', '4000:0:+1M', ok]);
-    const sfOk = sfdiskJson(ok);
-    withDevice(ok, (dev) => {
+    const sfOk = sfdiskTable(ok);
+    withRawDevice(ok, (dev) => {
       const t = readPartitions(dev);
       assertMatchesSfdisk(t, sfOk, false);
       assert.deepEqual(
@@ -404,8 +356,8 @@ describe('GPT', () => {
     const big = join(dir, 'entries4224.raw');
     sparseFile(big, 16 * MiB);
     run('sgdisk', ['--resize-table=4224', '-n', '1:0:+1M', '-t', '1:8300', big]);
-    assert.equal(sfdiskJson(big).partitions?.length, 1);
-    withDevice(big, (dev) => {
+    assert.equal(sfdiskTable(big).partitions?.length, 1);
+    withRawDevice(big, (dev) => {
       expectError(() => readPartitions(dev), 'E_LIMIT', /exceed the limit/);
     });
   });
@@ -432,7 +384,7 @@ describe('GPT', () => {
         try {
           writeSync(fd, img, 0, img.length, 0);
           writeSync(fd, tail, 0, 512, lastLba);
-          onlyHyperwardErrors(() => withDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
+          onlyHyperwardErrors(() => withRawDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
         } finally {
           writeSync(fd, gpt, 0, 34 * 512, 0);
           writeSync(fd, gpt, lastLba, 512, lastLba);
@@ -448,7 +400,7 @@ describe('GPT', () => {
     fc.assert(
       fc.property(fc.nat({ max: gpt.length }), (len) => {
         writeFileSync(path, gpt.subarray(0, len));
-        onlyHyperwardErrors(() => withDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
+        onlyHyperwardErrors(() => withRawDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
       }),
       { numRuns: 150 },
     );

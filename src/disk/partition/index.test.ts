@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FileSource } from '../../source/file.js';
 import { run, tempDir } from '../../../test/helpers/tmp.js';
-import { RawDevice } from '../raw.js';
+import { sparseFile, withRawDevice } from '../../../test/helpers/images.js';
 import { readPartitions } from './index.js';
 import type { PartitionTable } from './types.js';
 
 const MiB = 1024 * 1024;
 
-function sparseFile(path: string, size: number): void {
-  writeFileSync(path, Buffer.alloc(0));
-  truncateSync(path, size);
-}
-
 function tableOf(path: string): PartitionTable {
-  const dev = new RawDevice(new FileSource(path));
-  try {
-    return readPartitions(dev);
-  } finally {
-    dev.close();
-  }
+  return withRawDevice(path, readPartitions);
 }
 
 /** libblkid's low-level probe of the whole disk: TYPE (a filesystem at offset 0) and PTTYPE (a table). */

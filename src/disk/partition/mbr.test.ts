@@ -4,10 +4,10 @@ import { closeSync, openSync, readFileSync, truncateSync, writeFileSync, writeSy
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { FileSource } from '../../source/file.js';
 import { byteEditsIn, onlyHyperwardErrors } from '../../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../../test/helpers/tmp.js';
-import { RawDevice } from '../raw.js';
+import { sparseFile, withRawDevice } from '../../../test/helpers/images.js';
+import { partitionNumber, sfdiskTable, type SfdiskPartition } from '../../../test/helpers/sfdisk.js';
 import type { BlockDevice } from '../types.js';
 import { readPartitions } from './index.js';
 import { MAX_EBR_CHAIN, mbrTypeName } from './mbr.js';
@@ -16,42 +16,11 @@ import type { PartitionTable } from './types.js';
 const MiB = 1024 * 1024;
 const SECTOR = 512;
 
-interface SfdiskPartition {
-  node: string;
-  start: number;
-  size: number;
-  type: string;
-  bootable?: boolean;
-}
-
 function sfdiskParts(path: string): SfdiskPartition[] {
   // sfdisk may print notes ("omitting empty partition") before the JSON.
-  const text = run('sfdisk', ['--json', path]);
-  const out = JSON.parse(text.slice(text.indexOf('{'))) as {
-    partitiontable: { label: string; partitions?: SfdiskPartition[] };
-  };
-  assert.equal(out.partitiontable.label, 'dos');
-  return out.partitiontable.partitions ?? [];
-}
-
-function sparseFile(path: string, size: number): void {
-  writeFileSync(path, Buffer.alloc(0));
-  truncateSync(path, size);
-}
-
-function withDevice<T>(path: string, fn: (dev: BlockDevice) => T): T {
-  const dev = new RawDevice(new FileSource(path));
-  try {
-    return fn(dev);
-  } finally {
-    dev.close();
-  }
-}
-
-function partitionNumber(node: string): number {
-  const m = /(\d+)$/.exec(node);
-  assert.ok(m, node);
-  return Number(m[1]);
+  const table = sfdiskTable(path);
+  assert.equal(table.label, 'dos');
+  return table.partitions ?? [];
 }
 
 const isExtended = (type: string): boolean => ['5', 'f', '85'].includes(type);
@@ -167,7 +136,7 @@ describe('MBR', () => {
   for (const ext of ['5', 'f', '85']) {
     test(`primaries, extended (0x${ext.padStart(2, '0')}) and logicals match sfdisk --json`, () => {
       const { path, parts } = base(ext);
-      withDevice(path, (dev) => {
+      withRawDevice(path, (dev) => {
         const t = readPartitions(dev);
         assert.equal(t.scheme, 'mbr');
         assert.equal(t.sectorSize, 512);
@@ -189,7 +158,7 @@ describe('MBR', () => {
     writeFileSync(path, base().img);
     run('sfdisk', ['--delete', path, '5']);
     const parts = sfdiskParts(path);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.deepEqual(ours(t), expectedFrom(parts));
       assert.deepEqual(
@@ -206,7 +175,7 @@ describe('MBR', () => {
     img.fill(0, ext.start * SECTOR + 0x1be, ext.start * SECTOR + 0x1ce);
     writeFileSync(path, img);
     const parts = sfdiskParts(path);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.deepEqual(ours(t), expectedFrom(parts));
       assert.equal(t.partitions.filter((p) => p.index >= 5).length, 3);
@@ -239,7 +208,7 @@ describe('MBR', () => {
         prefix.push(p);
       }
       assert.ok(sf.length > prefix.length, 'sfdisk did loop');
-      withDevice(path, (dev) => {
+      withRawDevice(path, (dev) => {
         const t = readPartitions(dev);
         assert.deepEqual(ours(t), expectedFrom(prefix));
         assert.match(t.warnings.join('\n'), /EBR chain loops back/);
@@ -275,7 +244,7 @@ describe('MBR', () => {
     }
     writeFileSync(path, img);
     const sf = sfdiskParts(path); // sfdisk reads the same chain (up to its own limit)
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       const logicals = t.partitions.filter((p) => p.index >= 5);
       assert.equal(logicals.length, MAX_EBR_CHAIN);
@@ -297,7 +266,7 @@ describe('MBR', () => {
     const sf = sfdiskParts(path); // sfdisk still lists everything, past the end or not
     const fits = sf.filter((p) => isExtended(p.type) || (p.start + p.size) * SECTOR <= cut);
     assert.ok(fits.length === sf.length - 1);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       const expected = expectedFrom(fits).map((p) => {
         const q = p as { extended: boolean; start: number; size: number };
@@ -317,7 +286,7 @@ describe('MBR', () => {
     writeFileSync(path, img);
     const v = spawnSync('sfdisk', ['-V', path], { encoding: 'utf8' });
     assert.match(`${v.stdout}${v.stderr}`, /overlaps partition/);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.ok(!t.partitions.some((p) => p.index === 2));
       assert.match(t.warnings.join('\n'), /MBR entry 2: .*overlaps partition 1; skipped/);
@@ -330,7 +299,7 @@ describe('MBR', () => {
     const img = Buffer.from(base().img);
     img[0x1be + 16] = 0x42;
     writeFileSync(path, img);
-    withDevice(path, (dev) => {
+    withRawDevice(path, (dev) => {
       const t = readPartitions(dev);
       assert.equal(t.scheme, 'none');
       assert.equal(t.partitions.length, 0);
@@ -381,7 +350,7 @@ describe('MBR', () => {
         const fd = openSync(path, 'r+');
         try {
           for (const [off, val] of e) writeSync(fd, Buffer.from([val]), 0, 1, off);
-          onlyHyperwardErrors(() => withDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
+          onlyHyperwardErrors(() => withRawDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
         } finally {
           for (const s of sectors) writeSync(fd, orig, s * SECTOR, SECTOR, s * SECTOR);
           closeSync(fd);
@@ -406,7 +375,7 @@ describe('MBR', () => {
       fc.property(fc.nat({ max: end }), (len) => {
         truncateSync(path, len);
         try {
-          onlyHyperwardErrors(() => withDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
+          onlyHyperwardErrors(() => withRawDevice(path, (dev) => checkInvariants(dev, readPartitions(dev))));
         } finally {
           truncateSync(path, orig.length);
           const fd = openSync(path, 'r+');

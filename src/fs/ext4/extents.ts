@@ -6,7 +6,7 @@
  * malicious tree can neither loop nor make a lookup do more than `depth` block reads.
  */
 import { fsCorrupt } from '../../errors.js';
-import { Lru } from './lru.js';
+import type { Lru } from '../../lru.js';
 import type { MapContext, Run } from './map.js';
 
 export const EXTENT_MAGIC = 0xf30a;
