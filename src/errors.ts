@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'E_BACKING_REFUSED'
   | 'E_LIMIT'
   | 'E_FS_CORRUPT'
+  | 'E_CONFIG_SYNTAX'
+  | 'E_AUTH'
   | 'E_INTERNAL';
 
 export interface ErrorLocation {
@@ -21,6 +23,8 @@ export interface ErrorLocation {
   layer?: string;
   /** Byte offset inside `file` (or inside the virtual disk, when the layer says so). */
   offset?: number;
+  /** 1-based line, for text formats. */
+  line?: number;
 }
 
 export class HyperwardError extends Error {
@@ -38,6 +42,7 @@ export class HyperwardError extends Error {
     const where: string[] = [];
     if (loc.file !== undefined) where.push(loc.file);
     if (loc.layer !== undefined) where.push(loc.layer);
+    if (loc.line !== undefined) where.push(`line ${loc.line}`);
     if (loc.offset !== undefined) where.push(`offset ${loc.offset} (0x${loc.offset.toString(16)})`);
     return where.length > 0 ? `${where.join(': ')}: ${message}` : message;
   }

@@ -32,6 +32,8 @@ export interface HostInventory {
   /** Per platform; readers add their own fields (see src/model/<platform>.ts). */
   kvm?: import('./kvm.js').KvmHost;
   libvirtDomains: import('./kvm.js').LibvirtDomain[];
+  libvirtNetworks: import('./kvm.js').LibvirtNetwork[];
+  libvirtNwFilters: import('./kvm.js').LibvirtNwFilter[];
   proxmox?: import('./proxmox.js').ProxmoxHost;
   proxmoxVms: import('./proxmox.js').ProxmoxVm[];
   vmx: import('./vmware.js').VmxConfig[];
@@ -45,6 +47,8 @@ export function emptyInventory(name: string, source: string): HostInventory {
     source,
     packages: [],
     libvirtDomains: [],
+    libvirtNetworks: [],
+    libvirtNwFilters: [],
     proxmoxVms: [],
     vmx: [],
     esxi: [],

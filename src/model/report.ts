@@ -9,7 +9,8 @@ export interface TargetError {
 /** What one target (an image, a host, a config file) yielded. */
 export interface ScanResult extends SystemInventory {
   target: string;
-  kind: 'image';
+  /** `image`: a disk image; `host`: a hypervisor host; `config`: one configuration file. */
+  kind: 'image' | 'host' | 'config';
   /** Set when the target could not be read at all; the rest of the run goes on. */
   error?: TargetError;
   image?: ImageInfo;

@@ -47,6 +47,12 @@ export interface EsxiHost {
   build?: string;
   /** Advanced settings by lowercased key (`UserVars.ESXiShellInteractiveTimeOut` -> `uservars.esxishellinteractivetimeout`). */
   advanced: Record<string, ConfigEntry>;
+  /**
+   * True when `advanced` holds every setting whose value differs from its default (the vSphere API's full
+   * OptionManager list, or `esxcli system settings advanced list --delta`), so an absent key has its documented
+   * default. Unset or false: an absent key is not known from this source and checks report `unknown`.
+   */
+  advancedComplete?: boolean;
   services?: EsxiService[];
   /** `lockdownDisabled`, `lockdownNormal`, `lockdownStrict`; undefined = not known from this source. */
   lockdownMode?: string;
