@@ -11,5 +11,13 @@ export async function loadWriter(format: FormatName): Promise<Writer> {
       return (await import('./cyclonedx.js')).cyclonedxWriter;
     case 'spdx':
       return (await import('./spdx.js')).spdxWriter;
+    case 'sarif':
+      return (await import('./sarif.js')).sarifWriter;
+    case 'ocsf':
+      return (await import('./ocsf.js')).ocsfWriter;
+    case 'junit':
+      return (await import('./junit.js')).junitWriter;
+    case 'html':
+      return (await import('./html.js')).htmlWriter;
   }
 }

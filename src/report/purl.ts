@@ -12,6 +12,17 @@ function namespace(os: OsInfo | undefined, pkg: Package): string {
  * `pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=debian-12`.
  */
 export function packageUrl(pkg: Package, os: OsInfo | undefined): string {
+  // Names come from a scanned image: a lone UTF-16 surrogate would make URI encoding throw.
+  const clean = (s: string): string =>
+    s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  pkg = {
+    ...pkg,
+    name: clean(pkg.name),
+    version: clean(pkg.version),
+    arch: clean(pkg.arch),
+    sourceName: clean(pkg.sourceName),
+    sourceVersion: clean(pkg.sourceVersion),
+  };
   const qualifiers: Record<string, string> = {};
   if (pkg.arch) qualifiers.arch = pkg.arch;
   if (os?.versionId) qualifiers.distro = `${os.id}-${os.versionId}`;

@@ -51,7 +51,7 @@ function section(r: ScanResult): string {
     ];
     facts.push([`Filesystem (${where})`, bits.filter(Boolean).join(', ')]);
   }
-  facts.push(['Packages', String(r.packages.length)]);
+  if (r.kind === 'image' || r.packages.length > 0) facts.push(['Packages', String(r.packages.length)]);
   out.push(columns(facts.map(([k, v]) => [`${k}:`, v!])));
   if (r.packages.length > 0) {
     out.push('');
@@ -70,13 +70,26 @@ function section(r: ScanResult): string {
     );
   }
   if (r.findings.length > 0) {
-    out.push('', 'Findings:');
+    const shown = r.findings.filter((f) => f.status !== 'pass');
+    const count = (s: string): number => r.findings.filter((f) => f.status === s).length;
     out.push(
-      columns([
-        ['SEVERITY', 'CHECK', 'MESSAGE'],
-        ...r.findings.map((f) => [f.severity.toUpperCase(), f.checkId, f.message]),
-      ]),
+      '',
+      `Findings: ${count('fail')} failed, ${count('unknown')} unknown, ${count('waived')} waived, ${count('pass')} passed`,
     );
+    if (shown.length > 0) {
+      out.push(
+        columns([
+          ['STATUS', 'SEVERITY', 'CHECK', 'RESOURCE', 'MESSAGE'],
+          ...shown.map((f) => [
+            f.status.toUpperCase(),
+            f.severity.toUpperCase(),
+            f.checkId,
+            f.resource.id,
+            f.message,
+          ]),
+        ]),
+      );
+    }
   }
   return out.join('\n');
 }

@@ -5,8 +5,14 @@ export interface Writer {
   readonly format: string;
   /** File extension for `--output` defaults and docs. */
   readonly extension: string;
-  write(report: ScanReport): string;
+  write(report: ScanReport, opts?: WriteOptions): string;
 }
 
-export const FORMATS = ['table', 'json', 'cyclonedx', 'spdx'] as const;
+/** What a writer may use beyond the report itself. */
+export interface WriteOptions {
+  /** Why a check matters (its catalogue rationale); findings do not carry it. */
+  rationale?: (checkId: string) => string | undefined;
+}
+
+export const FORMATS = ['table', 'json', 'cyclonedx', 'spdx', 'sarif', 'ocsf', 'junit', 'html'] as const;
 export type FormatName = (typeof FORMATS)[number];

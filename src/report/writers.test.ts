@@ -133,3 +133,12 @@ test('every format renders a report with an unreadable target', async () => {
   }
   assert.match((await loadWriter('table')).write(bad), /boom/);
 });
+
+test('purl: hostile package names with lone surrogates do not crash the writers', () => {
+  const os = REPORT.results[0]!.os;
+  const pkg = { ...REPORT.results[0]!.packages[0]!, name: 'bad\uD800name', version: '1\uDC00' };
+  assert.equal(
+    packageUrl(pkg, os),
+    'pkg:deb/debian/bad%EF%BF%BDname@1%EF%BF%BD?arch=amd64&distro=debian-12&upstream=openssl%403.0.15-1%7Edeb12u1',
+  );
+});

@@ -1,0 +1,113 @@
+/** Helpers shared by the assessment writers (SARIF, OCSF, JUnit, HTML) and `diff`. Pure functions, no I/O. */
+import { SEVERITIES, type Finding, type FindingStatus, type Reference } from '../model/finding.js';
+import type { ScanReport, ScanResult } from '../model/report.js';
+
+/** Statuses in report order: what needs attention first. */
+export const STATUSES: readonly FindingStatus[] = ['fail', 'unknown', 'waived', 'pass'];
+
+/** A finding that still needs action: it failed, or the check could not decide. */
+export function isOpen(f: Pick<Finding, 'status'>): boolean {
+  return f.status === 'fail' || f.status === 'unknown';
+}
+
+/** Orders findings by status (fail first), severity (critical first), check id, resource id, then finding id. */
+export function compareFindings(a: Finding, b: Finding): number {
+  return (
+    STATUSES.indexOf(a.status) - STATUSES.indexOf(b.status) ||
+    SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity) ||
+    cmp(a.checkId, b.checkId) ||
+    cmp(a.resource.id, b.resource.id) ||
+    cmp(a.id, b.id)
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export type StatusCounts = Record<FindingStatus, number> & { total: number };
+
+/** Counts findings per status. */
+export function countByStatus(findings: Iterable<Pick<Finding, 'status'>>): StatusCounts {
+  const c: StatusCounts = { fail: 0, unknown: 0, waived: 0, pass: 0, total: 0 };
+  for (const f of findings) {
+    c[f.status]++;
+    c.total++;
+  }
+  return c;
+}
+
+/** Every finding of a report with the result (target) it belongs to, in report order. */
+export function findingsOf(report: ScanReport): Array<{ result: ScanResult; finding: Finding }> {
+  const out: Array<{ result: ScanResult; finding: Finding }> = [];
+  for (const result of report.results) for (const finding of result.findings) out.push({ result, finding });
+  return out;
+}
+
+const STANDARDS: Readonly<Record<string, string>> = {
+  'nist-800-125a': 'NIST SP 800-125A Rev. 1',
+  'disa-stig': 'DISA STIG',
+  'vmware-scg': 'VMware SCG 8',
+  cis: 'CIS',
+};
+
+/** The human name of the framework a reference belongs to, or undefined for plain links and CVEs. */
+export function standardName(ref: Reference): string | undefined {
+  return STANDARDS[ref.type];
+}
+
+/** `NIST SP 800-125A Rev. 1 HY-SR-3`, `DISA STIG ESXI-80-000008`, a CVE id, or the URL itself. */
+export function referenceLabel(ref: Reference): string {
+  const std = standardName(ref);
+  if (std) return `${std} ${ref.id}`;
+  if (ref.type === 'url') return ref.id;
+  return `${ref.type.toUpperCase()} ${ref.id}`;
+}
+
+/** The URL as given when it is an absolute http(s) URL, else undefined: nothing else is ever linked. */
+export function httpUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `file:line` (or just the file), `key = value`, and whether a platform default applied, for humans. */
+export function describeEvidence(f: Finding): string[] {
+  const e = f.evidence;
+  if (!e) return [];
+  const out: string[] = [];
+  if (e.file !== undefined) {
+    let where = e.file;
+    if (e.line !== undefined) where += `:${e.line}`;
+    else if (e.offset !== undefined) where += ` @ offset ${e.offset}`;
+    if (e.layer !== undefined) where += ` (${e.layer})`;
+    out.push(where);
+  } else if (e.layer !== undefined) {
+    out.push(e.layer);
+  }
+  if (e.key !== undefined || e.value !== undefined) {
+    const kv = e.key !== undefined ? `${e.key} = ${e.value ?? ''}` : `value ${e.value ?? ''}`;
+    out.push(e.isDefault ? `${kv} (absent: platform default)` : kv);
+  } else if (e.isDefault) {
+    out.push('absent: platform default');
+  }
+  return out;
+}
+
+/**
+ * Characters XML 1.0 cannot carry at all, not even as character references, and that HTML treats as parse
+ * errors: C0 controls other than tab, LF and CR, lone surrogates, U+FFFE and U+FFFF.
+ */
+/* eslint-disable no-control-regex */
+const UNREPRESENTABLE =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/* eslint-enable no-control-regex */
+
+/** Replaces the characters of `UNREPRESENTABLE` by visible `\\u{…}` escapes, so nothing is silently lost. */
+export function visible(s: string): string {
+  return s.replace(UNREPRESENTABLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}

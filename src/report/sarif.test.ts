@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import fc from 'fast-check';
+import { allFindings, assessmentReport, HOSTILE } from '../../test/helpers/assessment.js';
+import type { ScanReport } from '../model/report.js';
+import { loadWriter } from './index.js';
+import { FINGERPRINT_KEY, SECURITY_SEVERITY, toSarif, toUri, type SarifLog } from './sarif.js';
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/** The official OASIS schema (draft-04) loaded into Ajv's draft-07 mode: `id` is `$id` there. */
+function officialValidator() {
+  const schema = JSON.parse(
+    readFileSync(new URL('../../fixtures/schemas/sarif-schema-2.1.0.json', import.meta.url), 'utf8'),
+  ) as Record<string, unknown>;
+  assert.equal(schema.$schema, 'http://json-schema.org/draft-04/schema#');
+  const { $schema: _draft, id, ...rest } = schema;
+  const ajv = new Ajv({ strict: false, allErrors: true });
+  addFormats(ajv);
+  return { validate: ajv.compile({ $id: String(id), ...rest }), ajv };
+}
+const { validate, ajv } = officialValidator();
+
+function assertValid(text: string): SarifLog {
+  const log = JSON.parse(text) as SarifLog;
+  const ok = validate(log);
+  assert.ok(ok, JSON.stringify(validate.errors?.slice(0, 5), null, 2));
+  return log;
+}
+
+test('the schema validator rejects what the SARIF schema forbids (it is really checking)', () => {
+  const good = toSarif(assessmentReport());
+  assert.ok(validate(good));
+  const bad1 = structuredClone(good) as unknown as {
+    runs: Array<{ results: Array<Record<string, unknown>> }>;
+  };
+  bad1.runs[0]!.results[0]!.kind = 'failed';
+  assert.equal(validate(bad1), false);
+  const bad2 = structuredClone(good) as unknown as {
+    runs: Array<{ results: Array<Record<string, unknown>> }>;
+  };
+  bad2.runs[0]!.results[0]!.locations = [{ physicalLocation: { region: { startLine: 0 } } }];
+  assert.equal(validate(bad2), false);
+  const bad3 = structuredClone(good) as unknown as { version: string };
+  bad3.version = '2.0.0';
+  assert.equal(validate(bad3), false);
+  const bad4 = structuredClone(good);
+  bad4.runs[0]!.tool.driver.rules[0]!.helpUri = 'no scheme here';
+  assert.equal(validate(bad4), false, 'formats (uri) are checked too');
+});
+
+test('SARIF is valid against the official 2.1.0 schema, for normal, hostile and empty reports', async () => {
+  const writer = await loadWriter('sarif');
+  assertValid(writer.write(assessmentReport()));
+  assertValid(writer.write(assessmentReport({ hostile: HOSTILE })));
+  const empty: ScanReport = {
+    tool: { name: 'hyperward', version: '0.1.0' },
+    createdAt: 'not a date',
+    results: [],
+  };
+  const log = assertValid(writer.write(empty));
+  assert.deepEqual(log.runs[0]!.results, []);
+  assert.deepEqual(log.runs[0]!.tool.driver.rules, []);
+});
+
+test('one rule per check that produced a finding, with GitHub security-severity and references', () => {
+  const report = assessmentReport();
+  const log = toSarif(report, {
+    rationale: (id) => (id === 'vm-8.vmrc-lock' ? 'Unlocked consoles leak.' : undefined),
+  });
+  const run = log.runs[0]!;
+  const findings = allFindings(report);
+  const checkIds = [...new Set(findings.map((f) => f.checkId))].sort();
+  assert.deepEqual(
+    run.tool.driver.rules.map((r) => r.id),
+    checkIds,
+  );
+  for (const rule of run.tool.driver.rules) {
+    const f = findings.find((x) => x.checkId === rule.id)!;
+    assert.equal(rule.shortDescription.text, f.title);
+    assert.equal(rule.properties['security-severity'], SECURITY_SEVERITY[f.severity]);
+    const sev = Number(rule.properties['security-severity'] ?? 'NaN');
+    if (f.severity === 'critical') assert.ok(sev >= 9.0);
+    if (f.severity === 'high') assert.ok(sev >= 7.0 && sev < 9.0);
+    if (f.severity === 'medium') assert.ok(sev >= 4.0 && sev < 7.0);
+    if (f.severity === 'low') assert.ok(sev > 0 && sev < 4.0);
+    if (f.remediation) assert.ok(rule.help.text.startsWith(f.remediation));
+    for (const ref of f.references ?? []) {
+      if (ref.type === 'vmware-scg') assert.ok(rule.properties.tags.includes(`VMware SCG 8 ${ref.id}`));
+      if (ref.type === 'nist-800-125a')
+        assert.ok(rule.properties.tags.includes(`NIST SP 800-125A Rev. 1 ${ref.id}`));
+    }
+    const url = f.references?.find((r) => r.url?.startsWith('https://'))?.url;
+    assert.equal(rule.helpUri, url);
+  }
+  assert.equal(
+    run.tool.driver.rules.find((r) => r.id === 'vm-8.vmrc-lock')!.fullDescription.text,
+    'Unlocked consoles leak.',
+  );
+  assert.equal(run.tool.driver.name, 'hyperward');
+  assert.equal(run.tool.driver.version, report.tool.version);
+});
+
+test('every finding is a result: kind, level, suppression and fingerprint follow its status', () => {
+  const report = assessmentReport();
+  const run = toSarif(report).runs[0]!;
+  const findings = allFindings(report);
+  assert.equal(run.results.length, findings.length);
+  const statuses = new Set(findings.map((f) => f.status));
+  assert.deepEqual(
+    [...statuses].sort(),
+    ['fail', 'pass', 'unknown', 'waived'],
+    'the fixture covers every status',
+  );
+  assert.ok(
+    findings.some((f) => f.waiver?.expired),
+    'the fixture has an expired waiver',
+  );
+  findings.forEach((f, i) => {
+    const r = run.results[i]!;
+    assert.equal(r.ruleId, f.checkId);
+    assert.equal(run.tool.driver.rules[r.ruleIndex]!.id, f.checkId);
+    assert.equal(r.partialFingerprints[FINGERPRINT_KEY], f.id);
+    assert.equal(r.message.text, f.message);
+    const expectKind = { fail: 'fail', waived: 'fail', unknown: 'review', pass: 'pass' }[f.status];
+    assert.equal(r.kind, expectKind, `${f.checkId} ${f.status}`);
+    if (r.kind === 'fail') {
+      assert.equal(
+        r.level,
+        { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' }[f.severity],
+      );
+    } else {
+      assert.equal(r.level, 'none');
+    }
+    if (f.status === 'waived') {
+      assert.equal(r.suppressions?.length, 1);
+      assert.equal(r.suppressions![0]!.kind, 'external');
+      assert.equal(r.suppressions![0]!.status, 'accepted');
+      assert.equal(r.suppressions![0]!.justification, f.waiver!.justification);
+    } else if (f.waiver?.expired) {
+      assert.equal(r.suppressions![0]!.status, 'rejected', 'an expired waiver suppresses nothing');
+    } else {
+      assert.equal(r.suppressions, undefined);
+    }
+  });
+});
+
+test('locations: the evidence file and line, relative paths stay relative, the resource as a logical location', () => {
+  const report = assessmentReport();
+  const run = toSarif(report).runs[0]!;
+  report.results.forEach((res) => {
+    for (const f of res.findings) {
+      const r = run.results.find(
+        (x) => x.partialFingerprints[FINGERPRINT_KEY] === f.id && x.ruleId === f.checkId,
+      )!;
+      const loc = r.locations[0]!;
+      assert.equal(loc.logicalLocations![0]!.name, f.resource.id);
+      const uri = loc.physicalLocation!.artifactLocation.uri;
+      const file = f.evidence?.file ?? res.target;
+      if (file.startsWith('/')) {
+        assert.equal(fileURLToPath(uri), file);
+      } else if (!file.includes('://')) {
+        assert.doesNotMatch(uri, /^[a-z]+:/i, 'a relative path stays a relative reference');
+        assert.equal(decodeURIComponent(uri), file);
+      }
+      if (f.evidence?.line !== undefined)
+        assert.equal(loc.physicalLocation!.region!.startLine, f.evidence.line);
+      else assert.equal(loc.physicalLocation!.region, undefined);
+    }
+  });
+});
+
+test('a target that could not be read is a tool execution notification', () => {
+  const report = assessmentReport();
+  const inv = toSarif(report).runs[0]!.invocations[0]!;
+  const broken = report.results.filter((r) => r.error);
+  assert.equal(inv.toolExecutionNotifications.length, broken.length);
+  assert.ok(broken.length > 0);
+  assert.match(inv.toolExecutionNotifications[0]!.message.text, new RegExp(broken[0]!.error!.code));
+  assert.equal(inv.endTimeUtc, report.createdAt);
+});
+
+test('toUri gives a valid uri-reference for any string and never throws', () => {
+  const isUriRef = ajv.compile({ type: 'string', format: 'uri-reference' });
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.webPath(), fc.webUrl()), (s) => {
+      const u = toUri(s);
+      assert.ok(isUriRef(u), `${JSON.stringify(s)} -> ${JSON.stringify(u)}`);
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(toUri('etc/libvirt/qemu.conf'), 'etc/libvirt/qemu.conf');
+  assert.equal(toUri('/vmfs/volumes/ds 1/a#b.vmx'), 'file:///vmfs/volumes/ds%201/a%23b.vmx');
+  assert.equal(toUri('C:\\VMs\\web.vmx'), 'file:///C:/VMs/web.vmx');
+  assert.equal(toUri('a:b/c'), 'a%3Ab/c', 'a colon in the first segment must not read as a scheme');
+  assert.equal(toUri('vsphere://vc.example.org'), 'vsphere://vc.example.org');
+});

@@ -1,0 +1,290 @@
+/**
+ * SARIF 2.1.0 (OASIS): one run, one rule per check that produced a finding, one result per finding. Passes are
+ * `kind: pass`, undecided checks `kind: review`, waived findings carry an accepted external suppression; target
+ * errors become tool execution notifications. Shaped for GitHub code scanning (`security-severity`,
+ * `partialFingerprints`).
+ */
+import type { Finding, Severity } from '../model/finding.js';
+import type { ScanReport, ScanResult } from '../model/report.js';
+import { describeEvidence, findingsOf, httpUrl, referenceLabel } from './common.js';
+import type { Writer } from './types.js';
+
+export const SARIF_SCHEMA_URI =
+  'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
+export const SARIF_INFORMATION_URI = 'https://www.npmjs.com/package/hyperward';
+/** The key of the stable finding id in `result.partialFingerprints`. */
+export const FINGERPRINT_KEY = 'hyperwardFindingId/v1';
+
+/**
+ * GitHub code scanning reads `properties.security-severity` (a number from 0.0 to 10.0, written as a string):
+ * 9.0 and up is critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9 low. Informational checks get none, so the
+ * SARIF `level` alone ranks them.
+ */
+export const SECURITY_SEVERITY: Readonly<Record<Severity, string | undefined>> = {
+  critical: '9.5',
+  high: '8.0',
+  medium: '5.5',
+  low: '3.0',
+  info: undefined,
+};
+
+type Level = 'none' | 'note' | 'warning' | 'error';
+const LEVEL: Readonly<Record<Severity, Level>> = {
+  critical: 'error',
+  high: 'error',
+  medium: 'warning',
+  low: 'note',
+  info: 'note',
+};
+
+interface Text {
+  text: string;
+}
+interface ArtifactLocation {
+  uri: string;
+}
+interface SarifLocation {
+  physicalLocation?: {
+    artifactLocation: ArtifactLocation;
+    region?: { startLine?: number; byteOffset?: number };
+  };
+  logicalLocations?: Array<{ name: string; fullyQualifiedName: string; kind: string }>;
+}
+export interface SarifRule {
+  id: string;
+  name: string;
+  shortDescription: Text;
+  fullDescription: Text;
+  help: Text;
+  helpUri?: string;
+  defaultConfiguration: { level: Level };
+  properties: { tags: string[]; 'security-severity'?: string; severity: Severity; platform?: string };
+}
+export interface SarifResult {
+  ruleId: string;
+  ruleIndex: number;
+  kind: 'pass' | 'fail' | 'review';
+  level: Level;
+  message: Text;
+  locations: SarifLocation[];
+  partialFingerprints: Record<string, string>;
+  suppressions?: Array<{
+    kind: 'external';
+    status: 'accepted' | 'rejected';
+    justification: string;
+    properties: { owner: string; expires: string; expired: boolean };
+  }>;
+  properties: Record<string, unknown>;
+}
+export interface SarifLog {
+  $schema: string;
+  version: '2.1.0';
+  runs: Array<{
+    tool: {
+      driver: {
+        name: string;
+        version: string;
+        semanticVersion: string;
+        informationUri: string;
+        rules: SarifRule[];
+      };
+    };
+    invocations: Array<{
+      executionSuccessful: boolean;
+      endTimeUtc?: string;
+      toolExecutionNotifications: Array<{
+        level: Level;
+        message: Text;
+        descriptor: { id: string };
+        locations: SarifLocation[];
+      }>;
+    }>;
+    results: SarifResult[];
+    properties: { targets: Array<{ target: string; kind: string; packages: number; error?: string }> };
+  }>;
+}
+
+export interface SarifOptions {
+  /** Why a check matters (its catalogue rationale), for `rule.fullDescription`. Findings do not carry it. */
+  rationale?: (checkId: string) => string | undefined;
+}
+
+/**
+ * A local path or URI as a SARIF `uri-reference`: URIs (`ssh://`, `vsphere://`) are kept, absolute paths become
+ * `file://` URIs, relative paths stay relative, every path segment is percent-encoded.
+ */
+export function toUri(pathOrUri: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(pathOrUri)) {
+    try {
+      return new URL(pathOrUri).href;
+    } catch {
+      // not a parseable URI: treat it as a path below
+    }
+  }
+  // encodeURIComponent throws on lone surrogates: make the string well-formed first.
+  const p = pathOrUri
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/\\/g, '/');
+  const encode = (path: string): string =>
+    path
+      .split('/')
+      .map((s) => encodeURIComponent(s))
+      .join('/');
+  if (/^[a-z]:\//i.test(p)) return `file:///${p.slice(0, 2)}/${encode(p.slice(3))}`;
+  if (p.startsWith('/')) return `file://${encode(p)}`;
+  return encode(p);
+}
+
+function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
+  const refs = f.references ?? [];
+  const helpLines = [f.remediation ?? f.title];
+  if (refs.length > 0) {
+    helpLines.push('', 'References:');
+    for (const r of refs) {
+      const url = httpUrl(r.url);
+      helpLines.push(`- ${referenceLabel(r)}${url && url !== r.id ? ` <${url}>` : ''}`);
+    }
+  }
+  const tags = [...new Set(['security', ...(f.platform ? [f.platform] : []), ...refs.map(referenceLabel)])];
+  const helpUri = refs.map((r) => httpUrl(r.url)).find((u) => u !== undefined);
+  const sev = SECURITY_SEVERITY[f.severity];
+  return {
+    id: f.checkId,
+    name: f.checkId,
+    shortDescription: { text: f.title },
+    fullDescription: { text: rationale ?? f.title },
+    help: { text: helpLines.join('\n') },
+    ...(helpUri ? { helpUri } : {}),
+    defaultConfiguration: { level: LEVEL[f.severity] },
+    properties: {
+      tags,
+      ...(sev !== undefined ? { 'security-severity': sev } : {}),
+      severity: f.severity,
+      ...(f.platform ? { platform: f.platform } : {}),
+    },
+  };
+}
+
+function locationOf(f: Finding, r: ScanResult): SarifLocation {
+  const e = f.evidence;
+  const loc: SarifLocation = {};
+  if (e?.file !== undefined && e.file !== '') {
+    loc.physicalLocation = { artifactLocation: { uri: toUri(e.file) } };
+    if (e.line !== undefined && Number.isSafeInteger(e.line) && e.line >= 1) {
+      loc.physicalLocation.region = { startLine: e.line };
+    } else if (e.offset !== undefined && Number.isSafeInteger(e.offset) && e.offset >= 0) {
+      loc.physicalLocation.region = { byteOffset: e.offset };
+    }
+  } else if (r.target !== '') {
+    // No file to point at (a host setting read over an API, a VM as a whole): the target itself.
+    loc.physicalLocation = { artifactLocation: { uri: toUri(r.target) } };
+  }
+  loc.logicalLocations = [
+    {
+      name: f.resource.id,
+      fullyQualifiedName: `${r.target}::${f.resource.type}:${f.resource.id}`,
+      kind: 'resource',
+    },
+  ];
+  return loc;
+}
+
+function resultOf(f: Finding, r: ScanResult, ruleIndex: number): SarifResult {
+  const kind = f.status === 'pass' ? 'pass' : f.status === 'unknown' ? 'review' : 'fail';
+  const res: SarifResult = {
+    ruleId: f.checkId,
+    ruleIndex,
+    kind,
+    // SARIF: a result whose kind is not `fail` has level `none`.
+    level: kind === 'fail' ? LEVEL[f.severity] : 'none',
+    message: { text: f.message || f.title },
+    locations: [locationOf(f, r)],
+    partialFingerprints: { [FINGERPRINT_KEY]: f.id },
+    properties: {
+      status: f.status,
+      severity: f.severity,
+      target: r.target,
+      targetKind: r.kind,
+      resourceType: f.resource.type,
+      resourceId: f.resource.id,
+      ...(f.platform ? { platform: f.platform } : {}),
+      ...(f.evidence ? { evidence: { ...f.evidence, summary: describeEvidence(f).join('; ') } } : {}),
+    },
+  };
+  if (f.waiver) {
+    const expired = f.waiver.expired === true;
+    res.suppressions = [
+      {
+        kind: 'external',
+        status: expired && f.status !== 'waived' ? 'rejected' : 'accepted',
+        justification: expired
+          ? `${f.waiver.justification} (waiver expired ${f.waiver.expires})`
+          : f.waiver.justification,
+        properties: { owner: f.waiver.owner, expires: f.waiver.expires, expired },
+      },
+    ];
+  }
+  return res;
+}
+
+/** Builds the SARIF log of a report. */
+export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLog {
+  const all = findingsOf(report);
+  const firstByCheck = new Map<string, Finding>();
+  for (const { finding } of all)
+    if (!firstByCheck.has(finding.checkId)) firstByCheck.set(finding.checkId, finding);
+  const ids = [...firstByCheck.keys()].sort();
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const rules = ids.map((id) => ruleOf(firstByCheck.get(id)!, options.rationale?.(id)));
+  const results = all.map(({ finding, result }) => resultOf(finding, result, index.get(finding.checkId)!));
+  const notifications = report.results
+    .filter((r) => r.error)
+    .map((r) => ({
+      level: 'error' as const,
+      message: { text: `${r.target}: ${r.error!.message} [${r.error!.code}]` },
+      descriptor: { id: r.error!.code },
+      locations: [{ physicalLocation: { artifactLocation: { uri: toUri(r.target) } } }],
+    }));
+  const end = Date.parse(report.createdAt);
+  return {
+    $schema: SARIF_SCHEMA_URI,
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: report.tool.name,
+            version: report.tool.version,
+            semanticVersion: report.tool.version,
+            informationUri: SARIF_INFORMATION_URI,
+            rules,
+          },
+        },
+        invocations: [
+          {
+            // The run itself completed: unreadable targets are reported, not fatal.
+            executionSuccessful: true,
+            ...(Number.isFinite(end) ? { endTimeUtc: new Date(end).toISOString() } : {}),
+            toolExecutionNotifications: notifications,
+          },
+        ],
+        results,
+        properties: {
+          targets: report.results.map((r) => ({
+            target: r.target,
+            kind: r.kind,
+            packages: r.packages.length,
+            ...(r.error ? { error: `${r.error.message} [${r.error.code}]` } : {}),
+          })),
+        },
+      },
+    ],
+  };
+}
+
+/** SARIF 2.1.0 JSON, for GitHub code scanning and other SARIF viewers. */
+export const sarifWriter: Writer = {
+  format: 'sarif',
+  extension: 'sarif',
+  write: (report, opts) => JSON.stringify(toSarif(report, opts), null, 2) + '\n',
+};
