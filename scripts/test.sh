@@ -10,7 +10,7 @@ echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 echo "== lint"; npx eslint --max-warnings 0 .
 echo "== format"; npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
 echo "== build"; npm run --silent build
-echo "== fixtures"; node --import tsx test/fixtures/build.ts
+echo "== fixtures"; node --import tsx test/fixtures/build.ts; bash scripts/vcsim.sh >/dev/null
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find src test -name '*.test.ts' | sort); fi
 echo "== tests (${#files[@]} files)"
 node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -39,10 +39,10 @@ export const BUILTIN_PROFILES: Readonly<Record<string, Profile>> = {
   },
 };
 
-/** `*` matches any run of characters (including dots); everything else is literal. */
+/** `*` matches any run of characters (including dots and line breaks); everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
   const re = glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${re}$`);
+  return new RegExp(`^${re}$`, 's');
 }
 
 /** Loads a profile by built-in name or from a YAML/JSON file, resolving `extends` (one level of built-ins). */

@@ -3,6 +3,7 @@ import { HyperwardError, isHyperwardError } from '../errors.js';
 import { SEVERITIES, type Severity } from '../model/finding.js';
 import { FORMATS, type FormatName } from '../report/types.js';
 import { VERSION } from '../version.js';
+import type { AssessCliOpts, HostCliOpts } from './assess-cmd.js';
 
 /** Exit codes: the CLI contract. */
 export const EXIT = { ok: 0, findings: 1, usage: 2, internal: 3 } as const;
@@ -60,6 +61,119 @@ Examples:
     .action(async (images: string[], o: ScanImageOpts) => {
       const { runScanImage } = await import('./scan-image.js');
       process.exitCode = await runScanImage(images, o);
+    });
+
+  const assessOpts = (cmd: Command): Command =>
+    cmd
+      .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+      .option('-o, --output <file>', 'write the report to a file instead of stdout')
+      .option(
+        '--profile <name|file>',
+        'built-in profile (default, stig, vmware-scg) or a YAML profile file',
+        'default',
+      )
+      .option('--waivers <file>', 'YAML/JSON waiver file: accepted risks with owner and expiry')
+      .addOption(
+        new Option('--fail-on <severity>', 'exit 1 when a failing finding is at least this severe').choices(
+          SEVERITIES,
+        ),
+      )
+      .option('-q, --quiet', 'no messages on stderr', false);
+
+  assessOpts(
+    scan
+      .command('config')
+      .description(
+        'assess VM and hypervisor configuration files: libvirt domain XML, .vmx, Proxmox qemu-server, ESXi exports',
+      )
+      .argument('<files...>', 'configuration files; the kind is told by content'),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hyperward scan config /etc/libvirt/qemu/*.xml
+  $ hyperward scan config --format sarif -o vm.sarif web01.vmx
+  $ hyperward scan config --profile stig --fail-on high esxi-advanced.txt`,
+    )
+    .action(async (files: string[], o: AssessCliOpts) => {
+      const { runScanConfig } = await import('./assess-cmd.js');
+      process.exitCode = await runScanConfig(files, o);
+    });
+
+  assessOpts(
+    scan
+      .command('host')
+      .description('assess a hypervisor host: KVM/libvirt and Proxmox VE configuration, domains, packages')
+      .argument(
+        '[target]',
+        'none = this machine; ssh://user@host[:port]; vsphere://host; image:PATH = a host disk image; virsh:URI = a libvirt connection',
+      ),
+  )
+    .option('--root <dir>', 'assess the host whose root filesystem is this directory')
+    .option(
+      '--allow-backing-outside',
+      "with image:PATH, follow backing files outside the image's directory",
+      false,
+    )
+    .option(
+      '-i, --identity <file>',
+      'with ssh://, the private key to authenticate with (else ssh-agent, ~/.ssh/id_*)',
+    )
+    .option(
+      '--known-hosts <file>',
+      'with ssh://, verify the host key against this file (default ~/.ssh/known_hosts)',
+    )
+    .option('--sudo', 'with ssh://, read files the user cannot read with `sudo -n cat` (nothing else)', false)
+    .option('--user <name>', 'with vsphere://, the user (password from HYPERWARD_VSPHERE_PASSWORD)')
+    .option('--thumbprint <sha256>', "with vsphere://, pin the server certificate's SHA-256 fingerprint")
+    .option('--ca-file <file>', 'with vsphere://, verify the server certificate against this CA')
+    .option('--insecure', 'with vsphere://, do not verify the server certificate at all', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hyperward scan host
+  $ hyperward scan host ssh://admin@kvm01.example.org --sudo
+  $ HYPERWARD_VSPHERE_PASSWORD=… hyperward scan host vsphere://vc01 --user auditor@vsphere.local --ca-file ca.pem
+  $ hyperward scan host --root /mnt/kvm01
+  $ hyperward scan host image:/var/lib/images/pve1.qcow2 --format html -o pve1.html
+  $ hyperward scan host virsh:qemu:///system`,
+    )
+    .action(async (target: string | undefined, o: HostCliOpts) => {
+      const { runScanHost } = await import('./assess-cmd.js');
+      process.exitCode = await runScanHost(target, o);
+    });
+
+  program
+    .command('diff')
+    .description(
+      'compare two JSON reports: new, fixed and unchanged findings (exit 1 when there are new ones)',
+    )
+    .argument('<old>', 'the earlier report (--format json)')
+    .argument('<new>', 'the later report')
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .addHelpText('after', `\nExamples:\n  $ hyperward diff monday.json tuesday.json`)
+    .action(async (a: string, b: string, o: { format: 'table' | 'json' }) => {
+      const { runDiff } = await import('./assess-cmd.js');
+      process.exitCode = runDiff(a, b, o);
+    });
+
+  program
+    .command('checks')
+    .description('the check catalogue')
+    .command('list')
+    .description('list the checks a profile selects, with references and effective parameters')
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .option('--profile <name|file>', 'built-in profile or a YAML profile file', 'default')
+    .addHelpText('after', `\nExamples:\n  $ hyperward checks list --profile stig`)
+    .action(async (o: { format: 'table' | 'json'; profile: string }) => {
+      const { runChecksList } = await import('./assess-cmd.js');
+      process.exitCode = runChecksList(o);
     });
 
   const image = program

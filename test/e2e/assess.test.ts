@@ -1,0 +1,184 @@
+/**
+ * The assessment commands end to end, on real configuration files and real transports: a Debian 12 libvirt host
+ * tree read from a directory, over a real sshd, and through virsh's test driver; real libvirt, Proxmox and
+ * VMware files; waivers, profiles, diff and exit codes.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Finding } from '../../src/model/finding.js';
+import type { ScanReport } from '../../src/model/report.js';
+import { hyperward } from '../helpers/cli.js';
+import { debianHostTree, type HostTree } from '../helpers/kvm-host.js';
+import { fixturePath } from '../helpers/libvirt-fixtures.js';
+import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const tmp = tempDir('hyperward-assess-');
+let tree: HostTree;
+let sshd: TestSshd;
+
+before(async () => {
+  tree = debianHostTree({ packages: true });
+  tree.uncomment('/etc/libvirt/qemu.conf', 'seccomp_sandbox = 0');
+  tree.write('/etc/hostname', 'kvm-e2e\n');
+  sshd = await startSshd();
+});
+after(async () => {
+  await sshd.stop();
+  tree.cleanup();
+  tmp.cleanup();
+});
+
+function report(args: string[]): { code: number; rep: ScanReport; stderr: string } {
+  const r = hyperward([...args, '--format', 'json']);
+  return { code: r.code, rep: JSON.parse(r.stdout.toString()) as ScanReport, stderr: r.stderr };
+}
+
+function statusOf(findings: Finding[], checkId: string): string[] {
+  return findings.filter((f) => f.checkId === checkId).map((f) => f.status);
+}
+
+test('scan config: each kind told by content, judged, with evidence', () => {
+  const files = [
+    fixturePath('domains/disk-shared.xml'),
+    'fixtures/proxmox/qemu-server/q35-linux-hostpci.conf',
+    'fixtures/vmware/vmx/esx-in-the-wild-12.vmx',
+    'fixtures/vmware/esxi/esxcli-advanced-list.txt',
+  ];
+  const { code, rep } = report(['scan', 'config', ...files]);
+  assert.equal(code, 0);
+  const [dom, pve, vmx, esx] = rep.results;
+  assert.deepEqual(statusOf(dom!.findings, 'kvm.vm.shared-disk'), ['fail']);
+  assert.deepEqual(statusOf(pve!.findings, 'proxmox.vm.host-device-passthrough'), ['fail']);
+  assert.ok(vmx!.findings.some((f) => f.checkId.startsWith('vm-8.')));
+  assert.ok(esx!.findings.some((f) => f.checkId === 'esxi-8.account-lockout'));
+  const shared = dom!.findings.find((f) => f.checkId === 'kvm.vm.shared-disk')!;
+  assert.equal(shared.evidence?.file, files[0]);
+  assert.ok(shared.references?.length, 'references carried to the report');
+});
+
+test('scan config: junk and missing files are errors of their own; exit 2', () => {
+  const junk = join(tmp.dir, 'junk.bin');
+  writeFileSync(junk, Buffer.from([0, 1, 2, 0xff, 0xfe]));
+  const bomb = join(tmp.dir, 'bomb.xml');
+  writeFileSync(
+    bomb,
+    '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><domain>&b;</domain>',
+  );
+  const { code, rep } = report([
+    'scan',
+    'config',
+    junk,
+    bomb,
+    join(tmp.dir, 'nope.vmx'),
+    fixturePath('domains/disk-shared.xml'),
+  ]);
+  assert.equal(code, 2);
+  assert.equal(rep.results[0]!.error?.code, 'E_UNSUPPORTED_FORMAT');
+  assert.match(rep.results[1]!.error?.message ?? '', /bomb\.xml/);
+  assert.equal(rep.results[2]!.error?.code, 'E_NOT_FOUND');
+  assert.equal(rep.results[3]!.error, undefined);
+});
+
+test('scan host --root: a Debian 12 libvirt host tree, with a planted seccomp_sandbox = 0', () => {
+  const { code, rep } = report(['scan', 'host', '--root', tree.dir]);
+  assert.equal(code, 0);
+  const r = rep.results[0]!;
+  assert.equal(r.kind, 'host');
+  assert.deepEqual(statusOf(r.findings, 'kvm.host.seccomp-disabled'), ['fail']);
+  assert.deepEqual(statusOf(r.findings, 'kvm.host.namespaces-disabled'), ['pass']);
+  const f = r.findings.find((x) => x.checkId === 'kvm.host.seccomp-disabled')!;
+  assert.equal(f.evidence?.file, '/etc/libvirt/qemu.conf');
+  assert.equal(f.resource.id, 'host/kvm-e2e');
+  assert.equal(hyperward(['scan', 'host', '--root', tree.dir, '--fail-on', 'medium', '-q']).code, 1);
+});
+
+test('scan host over SSH gives the same findings and packages as the local scan of the same machine', () => {
+  // sshd serves this machine's own files, so the SSH scan of this machine is compared with the local scan of
+  // it: the same readers, two transports.
+  const known = join(tmp.dir, 'known_hosts');
+  writeFileSync(
+    known,
+    sshd.hostKeys.map((k) => `[127.0.0.1]:${sshd.port} ${k.type} ${k.base64}`).join('\n') + '\n',
+  );
+  const key = join(tmp.dir, 'id');
+  writeFileSync(key, sshd.clientKey, { mode: 0o600 });
+  const overSsh = report(['scan', 'host', sshd.url, '--identity', key, '--known-hosts', known]);
+  assert.equal(overSsh.code, 0, overSsh.stderr);
+  const local = report(['scan', 'host']);
+  assert.equal(local.code, 0, local.stderr);
+  const view = (rep: ScanReport): string[] =>
+    rep.results[0]!.findings.map((f) => `${f.checkId} ${f.status} ${f.resource.id}`).sort();
+  assert.deepEqual(view(overSsh.rep), view(local.rep));
+  assert.equal(overSsh.rep.results[0]!.packages.length, local.rep.results[0]!.packages.length);
+  assert.ok(local.rep.results[0]!.packages.length > 50, 'this machine has a dpkg database');
+});
+
+test('scan host over SSH refuses an unknown host key', () => {
+  const empty = join(tmp.dir, 'empty_known_hosts');
+  writeFileSync(empty, '');
+  const key = join(tmp.dir, 'id2');
+  writeFileSync(key, sshd.clientKey, { mode: 0o600 });
+  const r = report(['scan', 'host', sshd.url, '--identity', key, '--known-hosts', empty]);
+  assert.equal(r.code, 2);
+  assert.equal(r.rep.results[0]!.error?.code, 'E_AUTH');
+  assert.match(r.rep.results[0]!.error?.message ?? '', /SHA256:/);
+});
+
+test('scan host virsh:test:///… reads domains through a real libvirt connection', () => {
+  const node = join(tmp.dir, 'node.xml');
+  const domain = (name: string, extra: string) =>
+    `<domain type='test'><name>${name}</name><memory>1024</memory><os><type>hvm</type></os><devices>${extra}</devices></domain>`;
+  writeFileSync(
+    node,
+    `<node>${domain('plain', '')}${domain('usbredir', "<redirdev bus='usb' type='spicevmc'/>")}</node>`,
+  );
+  const { code, rep } = report(['scan', 'host', `virsh:test://${node}`]);
+  assert.equal(code, 0);
+  const usb = rep.results[0]!.findings.filter((f) => f.checkId === 'kvm.vm.usb-redirection');
+  assert.deepEqual(usb.map((f) => `${f.resource.id} ${f.status}`).sort(), [
+    'vm/plain pass',
+    'vm/usbredir fail',
+  ]);
+});
+
+test('waivers, profiles and diff through the CLI', () => {
+  const base = report(['scan', 'host', '--root', tree.dir]);
+  const oldPath = join(tmp.dir, 'old.json');
+  writeFileSync(oldPath, JSON.stringify(base.rep));
+  const waivers = join(tmp.dir, 'waivers.yaml');
+  writeFileSync(
+    waivers,
+    'waivers:\n  - check: kvm.host.seccomp-disabled\n    resource: host/*\n    justification: legacy guest needs it\n    owner: platform-team\n    expires: 2999-01-01\n',
+  );
+  const waived = report(['scan', 'host', '--root', tree.dir, '--waivers', waivers, '--fail-on', 'medium']);
+  assert.deepEqual(statusOf(waived.rep.results[0]!.findings, 'kvm.host.seccomp-disabled'), ['waived']);
+  const failing = waived.rep.results[0]!.findings.filter(
+    (f) =>
+      (f.status === 'fail' || f.status === 'unknown') && ['critical', 'high', 'medium'].includes(f.severity),
+  );
+  assert.equal(waived.code, failing.length > 0 ? 1 : 0);
+
+  tree.uncomment('/etc/libvirt/qemu.conf', 'namespaces = [ ]');
+  const after = report(['scan', 'host', '--root', tree.dir]);
+  const newPath = join(tmp.dir, 'new.json');
+  writeFileSync(newPath, JSON.stringify(after.rep));
+  const diff = hyperward(['diff', oldPath, newPath, '--format', 'json']);
+  assert.equal(diff.code, 1, diff.stderr);
+  const d = JSON.parse(diff.stdout.toString()) as { new: Finding[]; fixed: Finding[] };
+  assert.deepEqual(
+    d.new.map((f) => f.checkId),
+    ['kvm.host.namespaces-disabled'],
+  );
+  assert.deepEqual(d.fixed, []);
+  assert.equal(hyperward(['diff', newPath, newPath]).code, 0);
+
+  const list = hyperward(['checks', 'list', '--profile', 'stig', '--format', 'json']);
+  const metas = JSON.parse(list.stdout.toString()) as Array<{
+    id: string;
+    effectiveParameters: Record<string, unknown>;
+  }>;
+  assert.equal(metas.find((m) => m.id === 'esxi-8.account-lockout')?.effectiveParameters.maxFailures, 3);
+});
