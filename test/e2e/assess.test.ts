@@ -21,7 +21,7 @@ let sshd: TestSshd;
 
 before(async () => {
   tree = debianHostTree({ packages: true });
-  tree.uncomment('/etc/libvirt/qemu.conf', 'seccomp_sandbox = 0');
+  tree.replace('/etc/libvirt/qemu.conf', '\n#seccomp_sandbox = 1\n', '\nseccomp_sandbox = 0\n');
   tree.write('/etc/hostname', 'kvm-e2e\n');
   sshd = await startSshd();
 });
@@ -103,9 +103,7 @@ test('scan host over SSH gives the same findings and packages as the local scan 
     known,
     sshd.hostKeys.map((k) => `[127.0.0.1]:${sshd.port} ${k.type} ${k.base64}`).join('\n') + '\n',
   );
-  const key = join(tmp.dir, 'id');
-  writeFileSync(key, sshd.clientKey, { mode: 0o600 });
-  const overSsh = report(['scan', 'host', sshd.url, '--identity', key, '--known-hosts', known]);
+  const overSsh = report(['scan', 'host', sshd.url, '--identity', sshd.clientKey, '--known-hosts', known]);
   assert.equal(overSsh.code, 0, overSsh.stderr);
   const local = report(['scan', 'host']);
   assert.equal(local.code, 0, local.stderr);
@@ -119,9 +117,7 @@ test('scan host over SSH gives the same findings and packages as the local scan 
 test('scan host over SSH refuses an unknown host key', () => {
   const empty = join(tmp.dir, 'empty_known_hosts');
   writeFileSync(empty, '');
-  const key = join(tmp.dir, 'id2');
-  writeFileSync(key, sshd.clientKey, { mode: 0o600 });
-  const r = report(['scan', 'host', sshd.url, '--identity', key, '--known-hosts', empty]);
+  const r = report(['scan', 'host', sshd.url, '--identity', sshd.clientKey, '--known-hosts', empty]);
   assert.equal(r.code, 2);
   assert.equal(r.rep.results[0]!.error?.code, 'E_AUTH');
   assert.match(r.rep.results[0]!.error?.message ?? '', /SHA256:/);
@@ -129,18 +125,21 @@ test('scan host over SSH refuses an unknown host key', () => {
 
 test('scan host virsh:test:///… reads domains through a real libvirt connection', () => {
   const node = join(tmp.dir, 'node.xml');
-  const domain = (name: string, extra: string) =>
-    `<domain type='test'><name>${name}</name><memory>1024</memory><os><type>hvm</type></os><devices>${extra}</devices></domain>`;
+  // The test driver re-reads the node file on every virsh call: fixed UUIDs keep the domains addressable.
+  const domain = (name: string, uuid: string, extra: string) =>
+    `<domain type='test'><name>${name}</name><uuid>${uuid}</uuid><memory>1024</memory><os><type>hvm</type></os><devices>${extra}</devices></domain>`;
+  const disk =
+    "<disk type='file' device='disk'><source file='/var/lib/x.img'/><target dev='vda' bus='virtio'/><shareable/></disk>";
   writeFileSync(
     node,
-    `<node>${domain('plain', '')}${domain('usbredir', "<redirdev bus='usb' type='spicevmc'/>")}</node>`,
+    `<node>${domain('plain', '11111111-2222-3333-4444-555555555555', '')}${domain('shared', '11111111-2222-3333-4444-666666666666', disk)}</node>`,
   );
   const { code, rep } = report(['scan', 'host', `virsh:test://${node}`]);
   assert.equal(code, 0);
-  const usb = rep.results[0]!.findings.filter((f) => f.checkId === 'kvm.vm.usb-redirection');
-  assert.deepEqual(usb.map((f) => `${f.resource.id} ${f.status}`).sort(), [
+  const shared = rep.results[0]!.findings.filter((f) => f.checkId === 'kvm.vm.shared-disk');
+  assert.deepEqual(shared.map((f) => `${f.resource.id} ${f.status}`).sort(), [
     'vm/plain pass',
-    'vm/usbredir fail',
+    'vm/shared fail',
   ]);
 });
 
@@ -161,7 +160,7 @@ test('waivers, profiles and diff through the CLI', () => {
   );
   assert.equal(waived.code, failing.length > 0 ? 1 : 0);
 
-  tree.uncomment('/etc/libvirt/qemu.conf', 'namespaces = [ ]');
+  tree.replace('/etc/libvirt/qemu.conf', '\n#namespaces = [ "mount" ]\n', '\nnamespaces = [ ]\n');
   const after = report(['scan', 'host', '--root', tree.dir]);
   const newPath = join(tmp.dir, 'new.json');
   writeFileSync(newPath, JSON.stringify(after.rep));
