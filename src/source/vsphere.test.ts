@@ -5,86 +5,18 @@
  * A TLS proxy in front of the simulator pages, corrupts, stalls and inflates real answers for the hostile cases.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import type { EsxiHost, EsxiService, PortGroup, SecurityPolicy, StandardSwitch } from '../model/vmware.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
+import { findSimulator, PASS, startVcsim, stop, USER, type Sim } from '../../test/helpers/vcsim.js';
 import { parseVsphereUrl, readVsphere } from './vsphere.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const USER = 'auditor';
-const PASS = 'S3cret&<pass>';
-
-/** The binaries scripts/vcsim.sh caches; a missing build is a failure, never a skip. */
-function findSimulator(): { vcsim: string; govc: string } {
-  const base = join(ROOT, '.cache/vcsim/bin');
-  const dirs = existsSync(base) ? readdirSync(base).sort() : [];
-  for (const d of dirs.reverse()) {
-    const vcsim = join(base, d, 'vcsim');
-    const govc = join(base, d, 'govc');
-    if (existsSync(vcsim) && existsSync(govc) && statSync(vcsim).mode & 0o111) return { vcsim, govc };
-  }
-  throw new Error(
-    `vcsim and govc are not built (looked in ${base}): run \`bash scripts/vcsim.sh\` (as root the first time; ` +
-      '`npm test` runs it)',
-  );
-}
-
-interface Sim {
-  proc: ChildProcess;
-  port: number;
-  /** `vsphere://127.0.0.1:PORT`, as the inventory names the source. */
-  endpoint: string;
-  govcEnv: NodeJS.ProcessEnv;
-}
-
-function startVcsim(bin: string, args: string[], tmp: string, ca: string): Promise<Sim> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(bin, ['-l', '127.0.0.1:0', '-username', USER, '-password', PASS, ...args], {
-      env: { ...process.env, TMPDIR: tmp },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGTERM');
-      reject(new Error(`vcsim did not start in 30 s: ${err}`));
-    }, 30_000);
-    proc.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-4000)));
-    proc.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /GOVC_URL=(https:\/\/\S+)/.exec(out);
-      if (m === null) return;
-      clearTimeout(timer);
-      const u = new URL(m[1]!);
-      resolve({
-        proc,
-        port: Number(u.port),
-        endpoint: `vsphere://127.0.0.1:${u.port}`,
-        govcEnv: { ...process.env, GOVC_URL: m[1]!, GOVC_TLS_CA_CERTS: ca, GOVC_INSECURE: 'false' },
-      });
-    });
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`vcsim exited (${code}) before serving: ${err}`));
-    });
-  });
-}
-
-function stop(sim: Sim | undefined): Promise<void> {
-  if (sim === undefined || sim.proc.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    sim.proc.once('exit', () => resolve());
-    sim.proc.kill('SIGTERM');
-  });
-}
 
 // ------------------------------------------------------------------------------------------------------------
 // The oracle: what govc reads from the same simulator, mapped into the inventory's shape.

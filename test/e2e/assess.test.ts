@@ -4,12 +4,13 @@
  * VMware files; waivers, profiles, diff and exit codes.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Finding } from '../../src/model/finding.js';
 import type { ScanReport } from '../../src/model/report.js';
-import { hyperward } from '../helpers/cli.js';
+import { BIN, hyperward } from '../helpers/cli.js';
 import { debianHostTree, type HostTree } from '../helpers/kvm-host.js';
 import { fixturePath } from '../helpers/libvirt-fixtures.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
@@ -180,4 +181,60 @@ test('waivers, profiles and diff through the CLI', () => {
     effectiveParameters: Record<string, unknown>;
   }>;
   assert.equal(metas.find((m) => m.id === 'esxi-8.account-lockout')?.effectiveParameters.maxFailures, 3);
+});
+
+test('scan host vsphere://… reads ESXi hosts from a real vSphere API (govmomi vcsim)', async () => {
+  const { findSimulator, startVcsim, stop, USER, PASS } = await import('../helpers/vcsim.js');
+  const { run } = await import('../helpers/tmp.js');
+  const bins = findSimulator();
+  const key = join(tmp.dir, 'vc-key.pem');
+  const cert = join(tmp.dir, 'vc-cert.pem');
+  run('openssl', [
+    ...'req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1'.split(' '),
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+  ]);
+  const sim = await startVcsim(bins.vcsim, ['-tlscert', cert, '-tlskey', key], tmp.dir, cert);
+  try {
+    const args = ['scan', 'host', sim.endpoint, '--user', USER, '--ca-file', cert, '--format', 'json'];
+    const withPassword = spawnSync(process.execPath, [BIN, ...args], {
+      env: { ...process.env, HYPERWARD_VSPHERE_PASSWORD: PASS },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.equal(withPassword.status, 0, withPassword.stderr.toString());
+    const rep = JSON.parse(withPassword.stdout.toString()) as ScanReport;
+    const lockdown = rep.results[0]!.findings.filter((f) => f.checkId === 'esxi-8.lockdown-mode');
+    assert.ok(lockdown.length >= 2, 'one finding per simulated host');
+    // vcsim's hosts run with lockdown disabled: the check must fail them.
+    assert.ok(
+      lockdown.every((f) => f.status === 'fail'),
+      JSON.stringify(lockdown.map((f) => f.status)),
+    );
+    assert.ok(!withPassword.stdout.toString().includes(PASS), 'the password never reaches the report');
+    const noPassword = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env } });
+    assert.equal(noPassword.status, 2);
+    assert.match(noPassword.stderr.toString(), /HYPERWARD_VSPHERE_PASSWORD/);
+  } finally {
+    await stop(sim);
+  }
+});
+
+test('scan host image:… assesses a host from its own disk image, read like any other root', async () => {
+  const { loadFixtureManifest, fixtureImage } = await import('../fixtures/build.js');
+  const manifest = loadFixtureManifest();
+  const img = fixtureImage(manifest, 'gpt-v3.qcow2');
+  const { code, rep } = report(['scan', 'host', `image:${img.path}`]);
+  assert.equal(code, 0);
+  const r = rep.results[0]!;
+  assert.equal(r.error, undefined);
+  assert.equal(r.packages.length, manifest.trees[img.tree]!.packageCount);
+  // A minbase Debian has no libvirt: no KVM host findings, and nothing unreadable.
+  assert.deepEqual(
+    r.findings.filter((f) => f.checkId.startsWith('kvm.host.') || f.checkId === 'hyperward.unreadable'),
+    [],
+  );
 });
