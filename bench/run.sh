@@ -1,11 +1,42 @@
 #!/usr/bin/env bash
-# Image-inventory benchmark: Hyperward vs `qemu-img convert` + debugfs vs libguestfs on a 4 GiB Debian image.
-# Not part of the test suite. Usage: npm run bench [-- --runs 5 --raw-runs 5 --no-guestfs --cold --update-doc]
-# The first run builds the fixtures and the bench image under .cache/ (a few minutes); results go to
-# bench/results/ (gitignored) and the markdown table to stdout (--update-doc also rewrites BENCHMARKS.md).
+# Benchmarks. Not part of the test suite. Results go to bench/results/ (gitignored), the markdown tables to stdout
+# (--update-doc also rewrites their section of BENCHMARKS.md).
+#
+#   npm run bench [-- FLAGS]                   both benchmarks; FLAGS go to image-inventory, and of them
+#                                              --update-doc and --runs N to config-assess too
+#   npm run bench -- image-inventory [FLAGS]   Hyperward vs `qemu-img convert` + debugfs vs libguestfs on a 4 GiB
+#                                              Debian image: --runs N --raw-runs N --guestfs-runs N --no-guestfs
+#                                              --cold --images qcow2,vmdk --update-doc. The first run builds the
+#                                              fixtures and the bench image under .cache/ (a few minutes).
+#   npm run bench -- config-assess [FLAGS]     assessing 10,000 libvirt domain XML files vs parsing them: --runs N
+#                                              --cli-runs N --cli-all-runs N --files N --cli-files N --seed S
+#                                              --update-doc. The corpus goes to .cache/bench/domains/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/system-deps.sh --bench
+which=all
+case "${1:-}" in
+  image-inventory | config-assess)
+    which=$1
+    shift
+    ;;
+esac
+if [ "$which" != config-assess ]; then bash scripts/system-deps.sh --bench; fi
 [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 npm run --silent build
-exec node --import tsx bench/image-inventory.ts "$@"
+case "$which" in
+  image-inventory) exec node --import tsx bench/image-inventory.ts "$@" ;;
+  config-assess) exec node --expose-gc --import tsx bench/config-assess.ts "$@" ;;
+esac
+# Both: the flags config-assess shares with image-inventory are passed on; a failure of one does not skip the other.
+shared=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --update-doc) shared+=(--update-doc) ;;
+    --runs) shared+=(--runs "${args[i + 1]:-}") ;;
+  esac
+done
+status=0
+node --import tsx bench/image-inventory.ts "$@" || status=$?
+node --expose-gc --import tsx bench/config-assess.ts ${shared[@]+"${shared[@]}"} || status=$?
+exit "$status"
