@@ -8,7 +8,7 @@ import { globToRegExp } from './profile.js';
 const WaiverSchema = z.strictObject({
   check: z.string().min(1),
   /** A glob over the resource id (`*` matches anything). */
-  resource: z.string().min(1).default('*'),
+  resource: z.string().min(1),
   justification: z.string().min(1),
   owner: z.string().min(1),
   expires: z.iso.date(),
@@ -52,7 +52,11 @@ export function applyWaivers(findings: Finding[], waivers: readonly Waiver[], to
       out.push(f);
       continue;
     }
-    const i = compiled.findIndex((c) => c.check.test(f.checkId) && c.res.test(f.resource.id));
+    // A live waiver wins over an expired one that also matches, whatever their order in the file.
+    const matches = (c: (typeof compiled)[number]): boolean =>
+      c.check.test(f.checkId) && c.res.test(f.resource.id);
+    const live = compiled.findIndex((c) => !c.expired && matches(c));
+    const i = live >= 0 ? live : compiled.findIndex(matches);
     if (i < 0) {
       out.push(f);
       continue;

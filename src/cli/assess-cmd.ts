@@ -12,7 +12,7 @@ import { mountImage } from '../scan/image.js';
 import { DirRoot } from '../source/dir.js';
 import { readVirsh } from '../source/virsh.js';
 import { emptyInventory } from '../model/host.js';
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 import { emit, newReport, type OutputOpts } from './output.js';
 
 export interface AssessCliOpts extends OutputOpts {
@@ -60,6 +60,12 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
   const shown = target ?? (o.root ? `root:${o.root}` : 'localhost');
   let result: ScanResult;
   try {
+    if (target !== undefined && o.root !== undefined) {
+      throw new HyperwardError(
+        'E_USAGE',
+        `--root assesses a directory tree; it cannot be combined with the target ${target}`,
+      );
+    }
     if (target?.startsWith('image:')) {
       const path = target.slice('image:'.length);
       const m = mountImage(path, { allowOutside: o.allowBackingOutside });
@@ -93,6 +99,7 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
       result = assessHost(shown, inv, opts);
     } else if (target?.startsWith('virsh:')) {
       const uri = target.slice('virsh:'.length);
+      checkLibvirtUri(uri);
       const v = await readVirsh({ uri });
       const inv = emptyInventory(uri, target);
       inv.libvirtDomains.push(...v.domains);
@@ -124,6 +131,28 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
     };
   }
   return emit(newReport([result]), o, { rationale: rationaleOf(opts) });
+}
+
+/**
+ * A libvirt URI for a read-only connection. Transports that run a program of the URI's choosing (`+ext`,
+ * `command=`, `netcat=`, `proxy=`) are refused: a scan target must never make the scanner execute something.
+ */
+export function checkLibvirtUri(uri: string): void {
+  const m = /^([a-z][a-z0-9]*)(?:\+([a-z0-9]+))?:\/\//i.exec(uri);
+  const transport = m?.[2]?.toLowerCase();
+  const query = uri.includes('?') ? uri.slice(uri.indexOf('?') + 1).toLowerCase() : '';
+  if (
+    !m ||
+    transport === 'ext' ||
+    /(^|&)(command|netcat|proxy|socket|keyfile)=/.test(query) ||
+    uri.length > 1024 ||
+    /[\s\0]/.test(uri)
+  ) {
+    throw new HyperwardError(
+      'E_USAGE',
+      `refusing libvirt URI ${JSON.stringify(uri)}: give a plain URI such as qemu:///system, qemu+ssh://host/system or test:///path (no +ext transport, no command=, netcat=, proxy=, socket= or keyfile= parameters)`,
+    );
+  }
 }
 
 /** `hyperward diff OLD.json NEW.json`: exit 1 when there are new findings. */

@@ -3,7 +3,8 @@ import { HyperwardError } from '../errors.js';
 import type { Inode } from '../fs/types.js';
 import type { Vfs } from '../fs/vfs.js';
 import { mountImage, type MountedImage } from '../scan/image.js';
-import { EXIT, type ImageOpts } from './main.js';
+import { EXIT } from './exit.js';
+import type { ImageOpts } from './main.js';
 import { Progress } from './progress.js';
 
 /** The filesystem and in-filesystem path that `path` names: a chosen partition, or the OS tree. */

@@ -5,8 +5,9 @@ import { FORMATS, type FormatName } from '../report/types.js';
 import { VERSION } from '../version.js';
 import type { AssessCliOpts, HostCliOpts } from './assess-cmd.js';
 
-/** Exit codes: the CLI contract. */
-export const EXIT = { ok: 0, findings: 1, usage: 2, internal: 3 } as const;
+import { EXIT } from './exit.js';
+
+export { EXIT };
 
 function intArg(name: string) {
   return (v: string): number => {
@@ -63,9 +64,11 @@ Examples:
       process.exitCode = await runScanImage(images, o);
     });
 
-  const assessOpts = (cmd: Command): Command =>
+  // SBOM formats carry packages, not findings: offered where a scan yields packages (image, host), not for
+  // loose configuration files.
+  const assessOpts = (cmd: Command, formats: readonly string[] = FORMATS): Command =>
     cmd
-      .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
+      .addOption(new Option('-f, --format <format>', 'output format').choices(formats).default('table'))
       .option('-o, --output <file>', 'write the report to a file instead of stdout')
       .option(
         '--profile <name|file>',
@@ -87,6 +90,7 @@ Examples:
         'assess VM and hypervisor configuration files: libvirt domain XML, .vmx, Proxmox qemu-server, ESXi exports',
       )
       .argument('<files...>', 'configuration files; the kind is told by content'),
+    FORMATS.filter((f) => f !== 'cyclonedx' && f !== 'spdx'),
   )
     .addHelpText(
       'after',

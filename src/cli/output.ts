@@ -4,7 +4,13 @@ import type { ScanReport, ScanResult } from '../model/report.js';
 import { loadWriter } from '../report/index.js';
 import type { FormatName, WriteOptions } from '../report/types.js';
 import { VERSION } from '../version.js';
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
+
+/**
+ * `--fail-on` counts failing findings, and the unknowns that mean part of a target could not be read at all (an
+ * unreadable file or filesystem) — not a check's ordinary "cannot decide", which is reported but does not fail.
+ */
+const UNREAD = /^(hyperward\.unreadable|image\.filesystem-unreadable|image\.inspection-failed)$/;
 
 export function newReport(results: ScanResult[] = []): ScanReport {
   return { tool: { name: 'hyperward', version: VERSION }, createdAt: new Date().toISOString(), results };
@@ -32,7 +38,10 @@ export async function emit(report: ScanReport, o: OutputOpts, wo: WriteOptions =
   if (report.results.some((r) => r.error)) return EXIT.usage;
   const failing = report.results.some((r) =>
     r.findings.some(
-      (f) => (f.status === 'fail' || f.status === 'unknown') && o.failOn && atLeast(f.severity, o.failOn),
+      (f) =>
+        (f.status === 'fail' || (f.status === 'unknown' && UNREAD.test(f.checkId))) &&
+        o.failOn &&
+        atLeast(f.severity, o.failOn),
     ),
   );
   return failing ? EXIT.findings : EXIT.ok;

@@ -29,6 +29,10 @@ test('detects each configuration kind by content', () => {
   assert.equal(detectConfigKind('Name;Value\n'), 'powercli-advanced');
   assert.equal(detectConfigKind('\u0000\u0001binary'), 'unknown');
   assert.equal(detectConfigKind('<html>'), 'unknown');
+  assert.equal(
+    detectConfigKind('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "x">]>\n<domain>&a;</domain>'),
+    'libvirt-domain',
+  );
 });
 
 test('never throws on arbitrary text (property)', () => {

@@ -16,7 +16,12 @@ const PROXMOX_KEYS =
 export function detectConfigKind(head: string): ConfigKind {
   const text = head.replace(/^\uFEFF/, '');
   // XML: skip the declaration and comments, then look at the root element's name.
-  const root = /^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*)*<([A-Za-z][\w:.-]*)/.exec(text);
+  // A DOCTYPE (with an internal subset) is skipped here so the file reaches the XML layer, which refuses it with
+  // the reason (no DTDs, no entities) instead of an "unrecognised content" message.
+  const root =
+    /^\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*|<!DOCTYPE[^[>]*(?:\[[\s\S]*?\])?\s*>\s*)*<([A-Za-z][\w:.-]*)/i.exec(
+      text,
+    );
   if (root) {
     switch (root[1]) {
       case 'domain':

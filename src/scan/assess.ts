@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadCatalogue } from '../checks/catalogue.js';
 import { assess } from '../checks/engine.js';
 import type { Profile } from '../checks/profile.js';
@@ -7,7 +8,7 @@ import { applyWaivers } from '../checks/waivers.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { detectHostname } from '../inspect/os-release.js';
 import { readDpkg, type RootReader } from '../inspect/system.js';
-import type { Waiver } from '../model/finding.js';
+import { fingerprint, type Waiver } from '../model/finding.js';
 import { emptyInventory, type HostInventory } from '../model/host.js';
 import type { ScanResult } from '../model/report.js';
 import { detectConfigKind } from '../platform/detect.js';
@@ -35,7 +36,8 @@ const MAX_CONFIG_FILE = 32 * 1024 * 1024;
 function readConfigFile(path: string): string {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // O_NONBLOCK: a FIFO or device named by mistake must not block the open; it is refused just below.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     throw new HyperwardError(err.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot open: ${err.message}`, {
@@ -113,7 +115,8 @@ export function scanConfigFiles(paths: readonly string[], opts: AssessOptions): 
   return paths.map((path) => {
     const result: ScanResult = { target: path, kind: 'config', packages: [], findings: [] };
     try {
-      const inv = emptyInventory(path, 'files');
+      // Named by the absolute path, so finding ids do not depend on how the path was typed or the cwd.
+      const inv = emptyInventory(resolve(path), 'files');
       addConfigFile(inv, path, readConfigFile(path));
       return finish(result, inv, opts);
     } catch (e) {
@@ -126,18 +129,36 @@ export function scanConfigFiles(paths: readonly string[], opts: AssessOptions): 
 
 const MAX_DOMAINS = 100_000;
 
-/** libvirt's persistent domain definitions on a host: `/etc/libvirt/qemu/*.xml`. */
-function readDomainDir(root: RootReader, inv: HostInventory): void {
-  const dir = '/etc/libvirt/qemu';
-  const names = (root.list(dir) ?? []).filter((n) => n.endsWith('.xml')).sort();
-  for (const name of names.slice(0, MAX_DOMAINS)) {
-    const path = `${dir}/${name}`;
-    try {
-      const buf = root.tryReadFile(path, MAX_CONFIG_FILE);
-      if (buf !== undefined) inv.libvirtDomains.push(parseDomainXml(buf, path));
-    } catch (e) {
-      if (!isHyperwardError(e)) throw e;
-      inv.unreadable.push({ file: path, code: e.code, message: e.message });
+/**
+ * libvirt's persistent definitions on a host: domains (`/etc/libvirt/qemu/*.xml`), networks
+ * (`/etc/libvirt/qemu/networks/*.xml`) and network filters (`/etc/libvirt/nwfilter/*.xml`). A listed file that
+ * cannot be read or parsed is recorded as unreadable, never skipped silently.
+ */
+function readLibvirtDefinitions(root: RootReader, inv: HostInventory): void {
+  const dirs: Array<[string, (buf: Buffer, path: string) => void]> = [
+    ['/etc/libvirt/qemu', (b, p) => inv.libvirtDomains.push(parseDomainXml(b, p))],
+    ['/etc/libvirt/qemu/networks', (b, p) => inv.libvirtNetworks.push(parseNetworkXml(b, p))],
+    ['/etc/libvirt/nwfilter', (b, p) => inv.libvirtNwFilters.push(parseNwFilterXml(b, p))],
+  ];
+  for (const [dir, add] of dirs) {
+    const names = (root.list(dir) ?? []).filter((n) => n.endsWith('.xml')).sort();
+    for (const name of names.slice(0, MAX_DOMAINS)) {
+      const path = `${dir}/${name}`;
+      try {
+        const buf = root.tryReadFile(path, MAX_CONFIG_FILE);
+        if (buf === undefined) {
+          inv.unreadable.push({
+            file: path,
+            code: 'E_IO',
+            message: 'listed but could not be read (not a regular file, too large, or not permitted)',
+          });
+        } else {
+          add(buf, path);
+        }
+      } catch (e) {
+        if (!isHyperwardError(e)) throw e;
+        inv.unreadable.push({ file: path, code: e.code, message: e.message });
+      }
     }
   }
 }
@@ -165,7 +186,7 @@ export function inventoryFromRoot(
     inv.kvm = kvm.kvm;
     inv.unreadable.push(...kvm.unreadable);
   }
-  readDomainDir(root, inv);
+  readLibvirtDefinitions(root, inv);
   const pve = readProxmoxHost(root, extra);
   if (pve) {
     inv.proxmox = pve.proxmox;
@@ -177,5 +198,25 @@ export function inventoryFromRoot(
 
 /** Assesses an inventory that a host source produced. */
 export function assessHost(target: string, inv: HostInventory, opts: AssessOptions): ScanResult {
-  return finish({ target, kind: 'host', packages: inv.packages, findings: [] }, inv, opts);
+  const result = finish({ target, kind: 'host', packages: inv.packages, findings: [] }, inv, opts);
+  const nothing =
+    inv.kvm === undefined &&
+    inv.proxmox === undefined &&
+    inv.libvirtDomains.length === 0 &&
+    inv.proxmoxVms.length === 0 &&
+    inv.vmx.length === 0 &&
+    inv.esxi.length === 0;
+  if (nothing) {
+    // A host with nothing to assess must not look like a clean hypervisor.
+    result.findings.push({
+      id: fingerprint('hyperward.no-hypervisor', 'host', inv.name),
+      checkId: 'hyperward.no-hypervisor',
+      severity: 'info',
+      status: 'unknown',
+      title: 'No hypervisor configuration found',
+      message: `no KVM/libvirt, Proxmox VE or VMware configuration was found on ${inv.name} (${inv.source}); nothing was assessed`,
+      resource: { type: 'host', id: `host/${inv.name}` },
+    });
+  }
+  return result;
 }

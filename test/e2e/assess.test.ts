@@ -78,7 +78,7 @@ test('scan config: junk and missing files are errors of their own; exit 2', () =
   ]);
   assert.equal(code, 2);
   assert.equal(rep.results[0]!.error?.code, 'E_UNSUPPORTED_FORMAT');
-  assert.match(rep.results[1]!.error?.message ?? '', /bomb\.xml/);
+  assert.match(rep.results[1]!.error?.message ?? '', /bomb\.xml.*(DOCTYPE|DTD|entit)/i);
   assert.equal(rep.results[2]!.error?.code, 'E_NOT_FOUND');
   assert.equal(rep.results[3]!.error, undefined);
 });
@@ -109,7 +109,7 @@ test('scan host over SSH gives the same findings and packages as the local scan 
   const local = report(['scan', 'host']);
   assert.equal(local.code, 0, local.stderr);
   const view = (rep: ScanReport): string[] =>
-    rep.results[0]!.findings.map((f) => `${f.checkId} ${f.status} ${f.resource.id}`).sort();
+    rep.results[0]!.findings.map((f) => `${f.id} ${f.checkId} ${f.status} ${f.resource.id}`).sort();
   assert.deepEqual(view(overSsh.rep), view(local.rep));
   assert.equal(overSsh.rep.results[0]!.packages.length, local.rep.results[0]!.packages.length);
   assert.ok(local.rep.results[0]!.packages.length > 50, 'this machine has a dpkg database');
@@ -237,4 +237,62 @@ test('scan host image:… assesses a host from its own disk image, read like any
     r.findings.filter((f) => f.checkId.startsWith('kvm.host.') || f.checkId === 'hyperward.unreadable'),
     [],
   );
+});
+
+test('hostile targets and options are refused before anything runs', () => {
+  for (const uri of [
+    'virsh:qemu+ext:///system?command=/bin/touch',
+    'virsh:qemu+ssh://h/system?netcat=/tmp/x',
+  ]) {
+    const r = report(['scan', 'host', uri]);
+    assert.equal(r.code, 2);
+    assert.match(r.rep.results[0]!.error?.message ?? '', /refusing libvirt URI/);
+  }
+  assert.equal(
+    hyperward(['scan', 'config', '--format', 'cyclonedx', fixturePath('domains/disk-shared.xml')]).code,
+    2,
+  );
+  const both = report(['scan', 'host', 'image:/nonexistent', '--root', tree.dir]);
+  assert.equal(both.code, 2);
+  assert.match(both.rep.results[0]!.error?.message ?? '', /cannot be combined/);
+});
+
+test('a FIFO named as a configuration file is refused without blocking', () => {
+  const fifo = join(tmp.dir, 'pipe.vmx');
+  spawnSync('mkfifo', [fifo]);
+  const started = Date.now();
+  const r = report(['scan', 'config', fifo]);
+  assert.equal(r.code, 2);
+  assert.match(r.rep.results[0]!.error?.message ?? '', /not a regular file/);
+  assert.ok(Date.now() - started < 20_000);
+});
+
+test('secrets in raw QEMU arguments never reach a report', () => {
+  const conf = join(tmp.dir, '101.conf');
+  writeFileSync(
+    conf,
+    'boot: order=scsi0\ncores: 2\nmemory: 2048\nargs: -object secret,id=s0,data=Hunter2Passw0rd -vnc 0.0.0.0:1,password=on\n',
+  );
+  for (const format of ['json', 'sarif', 'html', 'junit', 'ocsf', 'table']) {
+    const r = hyperward(['scan', 'config', '--format', format, conf]);
+    assert.ok(!r.stdout.toString().includes('Hunter2Passw0rd'), format);
+    assert.match(r.stdout.toString(), /raw-qemu-args/, format);
+  }
+});
+
+test('a live waiver wins over an expired one listed first', () => {
+  const waivers = join(tmp.dir, 'overlap.yaml');
+  writeFileSync(
+    waivers,
+    [
+      'waivers:',
+      '  - {check: kvm.host.seccomp-disabled, resource: "*", justification: old, owner: a, expires: 2000-01-01}',
+      '  - {check: kvm.host.seccomp-disabled, resource: "host/*", justification: current, owner: b, expires: 2999-01-01}',
+      '',
+    ].join('\n'),
+  );
+  const r = report(['scan', 'host', '--root', tree.dir, '--waivers', waivers]);
+  const f = r.rep.results[0]!.findings.find((x) => x.checkId === 'kvm.host.seccomp-disabled')!;
+  assert.equal(f.status, 'waived');
+  assert.equal(f.waiver?.justification, 'current');
 });

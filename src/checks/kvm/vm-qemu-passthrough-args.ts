@@ -3,6 +3,7 @@
  * (raw device properties) in libvirt's QEMU namespace, whatever prefix binds it. libvirt taints such domains: what
  * they pass is not validated, labelled or confined by libvirt.
  */
+import { redactEnv, redactSecrets } from '../redact.js';
 import { defineCheck } from '../types.js';
 import { domEvidence, eachDomain, listText } from './vm-common.js';
 
@@ -36,9 +37,10 @@ export const vmQemuPassthroughArgs = defineCheck(
       if (found.length === 0) {
         return { status: 'pass', message: 'no qemu:commandline or qemu:override' };
       }
+      // Arguments and environment often carry secrets (`-object secret,data=…`): masked before they are shown.
       const what = found.map((q) =>
         q.element === 'commandline'
-          ? `qemu:commandline (line ${q.line}) with ${q.args.length} argument(s)${q.args.length ? ` ${listText(q.args, 6)}` : ''}${q.env.length ? ` and environment ${listText(q.env)}` : ''}`
+          ? `qemu:commandline (line ${q.line}) with ${q.args.length} argument(s)${q.args.length ? ` ${listText(q.args.map(redactSecrets), 6)}` : ''}${q.env.length ? ` and environment ${listText(q.env.map(redactEnv))}` : ''}`
           : `qemu:${q.element} (line ${q.line}) with ${q.items} item(s)`,
       );
       const first = found[0]!;
@@ -49,7 +51,7 @@ export const vmQemuPassthroughArgs = defineCheck(
           dom,
           first.line,
           `qemu:${first.element}`,
-          first.args.join(' ') || `${first.items} item(s)`,
+          redactSecrets(first.args.join(' ')) || `${first.items} item(s)`,
         ),
       };
     }),

@@ -1,3 +1,4 @@
+import { redactSecrets } from '../redact.js';
 import { defineCheck } from '../types.js';
 import { DOCS, evidenceOf, pendingNote, vmLabel, vmResource } from './common.js';
 
@@ -25,8 +26,8 @@ export default defineCheck(
         return {
           status: 'fail' as const,
           resource: vmResource(vm),
-          message: `${vmLabel(vm)} passes raw QEMU arguments: ${args.value.slice(0, 200)}`,
-          evidence: evidenceOf(args),
+          message: `${vmLabel(vm)} passes raw QEMU arguments: ${redactSecrets(args.value).slice(0, 200)}`,
+          evidence: { ...evidenceOf(args), value: redactSecrets(args.value) },
         };
       }
       return {
