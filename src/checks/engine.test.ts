@@ -94,6 +94,11 @@ test('profiles: globs, exclusions, unknown checks and parameters are errors', ()
   };
   assert.equal(bad({ name: 'x', parameters: { 'nope.check': { a: 1 } } }), 'E_USAGE');
   assert.equal(bad({ name: 'x', parameters: { 'esxi-8.account-lockout': { maxFailurez: 1 } } }), 'E_USAGE');
+  assert.equal(
+    bad({ name: 'x', parameters: { 'esxi-8.account-lockout': { maxFailures: 'three' } } }),
+    'E_USAGE',
+  );
+  assert.equal(bad({ name: 'x', include: ['esxi8.*'] }), 'E_USAGE', 'a typo in a glob');
   const dir = mkdtempSync(join(tmpdir(), 'hw-profile-'));
   writeFileSync(
     join(dir, 'p.yaml'),

@@ -94,10 +94,27 @@ export function selectChecks(
     const check = catalogue.find((c) => c.meta.id === id);
     if (!ids.has(id) || !check)
       throw new HyperwardError('E_USAGE', `profile ${profile.name}: no check ${id}`);
-    for (const k of Object.keys(params)) {
-      if (!check.meta.parameters?.[k]) {
+    for (const [k, v] of Object.entries(params)) {
+      const declared = check.meta.parameters?.[k];
+      if (!declared) {
         throw new HyperwardError('E_USAGE', `profile ${profile.name}: check ${id} has no parameter ${k}`);
       }
+      if (typeof v !== typeof declared.default) {
+        throw new HyperwardError(
+          'E_USAGE',
+          `profile ${profile.name}: ${id} parameter ${k} must be a ${typeof declared.default}, not ${JSON.stringify(v)}`,
+        );
+      }
+    }
+  }
+  // A glob that selects nothing is almost always a typo; say so rather than silently assess less.
+  for (const glob of [...(profile.include ?? []), ...(profile.exclude ?? [])]) {
+    const re = globToRegExp(glob);
+    if (!catalogue.some((c) => re.test(c.meta.id))) {
+      throw new HyperwardError(
+        'E_USAGE',
+        `profile ${profile.name}: ${JSON.stringify(glob)} matches no check`,
+      );
     }
   }
   return catalogue

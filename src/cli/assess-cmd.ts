@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { loadCatalogue } from '../checks/catalogue.js';
 import { loadProfile, selectChecks } from '../checks/profile.js';
@@ -111,7 +112,11 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
       const root = new DirRoot(o.root ?? '/');
       result = assessHost(
         shown,
-        inventoryFromRoot(root, o.root ? `root:${o.root}` : 'local', o.root ? o.root : hostname()),
+        inventoryFromRoot(
+          root,
+          o.root ? `root:${resolve(o.root)}` : 'local',
+          o.root ? resolve(o.root) : hostname(),
+        ),
         opts,
       );
     } else {
@@ -155,7 +160,7 @@ export function checkLibvirtUri(uri: string): void {
   }
 }
 
-/** `hyperward diff OLD.json NEW.json`: exit 1 when there are new findings. */
+/** `hyperward diff OLD.json NEW.json`: exit 1 when there are new findings, or findings no longer assessed. */
 export function runDiff(oldPath: string, newPath: string, o: { format: 'table' | 'json' }): number {
   const load = (p: string) => {
     let json: unknown;
@@ -168,7 +173,7 @@ export function runDiff(oldPath: string, newPath: string, o: { format: 'table' |
   };
   const diff = diffReports(load(oldPath), load(newPath));
   process.stdout.write(renderDiff(diff, o.format));
-  return diff.new.length > 0 ? EXIT.findings : EXIT.ok;
+  return diff.new.length > 0 || diff.notAssessed.length > 0 ? EXIT.findings : EXIT.ok;
 }
 
 /** `hyperward checks list`: the checks a profile selects, with their effective parameters. */

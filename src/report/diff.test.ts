@@ -57,7 +57,7 @@ test('one change later: the fixed failure, its retired waiver finding, and the n
   assert.deepEqual(ids([...d.fixed, ...d.unchanged]), [...openBefore].sort());
 });
 
-test('waived now counts as fixed; a waiver lifted counts as new; a target gone fixes its findings', () => {
+test('waived now counts as fixed; a waiver lifted counts as new; a target gone is not assessed, not fixed', () => {
   const before = assessmentReport();
   const after = structuredClone(before);
   const vmrc = find(after, 'vm-8.vmrc-lock', 'app');
@@ -83,10 +83,19 @@ test('waived now counts as fixed; a waiver lifted counts as new; a target gone f
     ids(diffReports(empty, before).new),
     ids(before.results.flatMap((r) => r.findings).filter(open)),
   );
-  assert.deepEqual(
-    ids(diffReports(before, empty).fixed),
-    ids(before.results.flatMap((r) => r.findings).filter(open)),
-  );
+  const gone = diffReports(before, empty);
+  assert.deepEqual(gone.fixed, []);
+  assert.deepEqual(ids(gone.notAssessed), ids(before.results.flatMap((r) => r.findings).filter(open)));
+  // A target that could not be read in NEW fixes nothing either.
+  const unreadableNow = structuredClone(before);
+  unreadableNow.results[0] = {
+    ...unreadableNow.results[0]!,
+    findings: [],
+    error: { code: 'E_IO', message: 'gone' },
+  };
+  const d2 = diffReports(before, unreadableNow);
+  assert.ok(before.results[0]!.findings.filter(open).every((f) => d2.notAssessed.some((x) => x.id === f.id)));
+  assert.ok(!d2.fixed.some((f) => before.results[0]!.findings.some((x) => x.id === f.id)));
 });
 
 test('renderings: a table with the three sections and counts, and JSON with a summary', () => {
@@ -98,9 +107,14 @@ test('renderings: a table with the three sections and counts, and JSON with a su
   assert.match(table, /vm-8\.vmrc-lock\s+db01/);
   assert.match(table, new RegExp(`^1 new, ${d.fixed.length} fixed, ${d.unchanged.length} unchanged$`, 'm'));
   const json = JSON.parse(renderDiff(d, 'json')) as { summary: Record<string, number>; new: Finding[] };
-  assert.deepEqual(json.summary, { new: d.new.length, fixed: d.fixed.length, unchanged: d.unchanged.length });
+  assert.deepEqual(json.summary, {
+    new: d.new.length,
+    fixed: d.fixed.length,
+    unchanged: d.unchanged.length,
+    notAssessed: d.notAssessed.length,
+  });
   assert.deepEqual(json.new, d.new);
-  const none = renderDiff({ new: [], fixed: [], unchanged: [] }, 'table');
+  const none = renderDiff({ new: [], fixed: [], unchanged: [], notAssessed: [] }, 'table');
   assert.match(none, /0 new, 0 fixed, 0 unchanged/);
 });
 

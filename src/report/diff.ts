@@ -1,7 +1,8 @@
 /**
  * `hyperward diff OLD.json NEW.json`: compares two JSON reports by stable finding id. A finding is open when it
  * failed or its check could not decide (`unknown`); `new` lists findings open now that were not open before,
- * `fixed` those open before that now pass, are waived or are gone, `unchanged` those open in both.
+ * `fixed` those open before that now pass, are waived or are gone from a target that was assessed again,
+ * `unchanged` those open in both, `notAssessed` those whose target is missing from, or unreadable in, NEW.
  */
 import { HyperwardError } from '../errors.js';
 import type { Finding } from '../model/finding.js';
@@ -16,6 +17,11 @@ export interface ReportDiff {
   fixed: Finding[];
   /** Open in both. The NEW finding. */
   unchanged: Finding[];
+  /**
+   * Open in OLD and absent from NEW because their target was not assessed there (missing from NEW, or it could
+   * not be read): not fixed, only not looked at. The OLD finding.
+   */
+  notAssessed: Finding[];
 }
 
 /** One finding per id; when a report holds an id twice, the open one wins so nothing open is hidden. */
@@ -34,7 +40,10 @@ function byId(report: ScanReport): Map<string, Finding> {
 export function diffReports(oldReport: ScanReport, newReport: ScanReport): ReportDiff {
   const before = byId(oldReport);
   const after = byId(newReport);
-  const out: ReportDiff = { new: [], fixed: [], unchanged: [] };
+  const out: ReportDiff = { new: [], fixed: [], unchanged: [], notAssessed: [] };
+  const assessed = new Set(newReport.results.filter((r) => r.error === undefined).map((r) => r.target));
+  const targetOf = new Map<string, string>();
+  for (const r of oldReport.results) for (const f of r.findings) targetOf.set(f.id, r.target);
   for (const [id, f] of after) {
     if (!isOpen(f)) continue;
     const was = before.get(id);
@@ -44,8 +53,10 @@ export function diffReports(oldReport: ScanReport, newReport: ScanReport): Repor
   for (const [id, f] of before) {
     if (!isOpen(f)) continue;
     const now = after.get(id);
-    if (!now || !isOpen(now)) out.fixed.push(f);
+    if (!now && !assessed.has(targetOf.get(id) ?? '')) out.notAssessed.push(f);
+    else if (!now || !isOpen(now)) out.fixed.push(f);
   }
+  out.notAssessed.sort(compareFindings);
   out.new.sort(compareFindings);
   out.fixed.sort(compareFindings);
   out.unchanged.sort(compareFindings);
@@ -92,7 +103,12 @@ export type DiffFormat = 'table' | 'json';
 
 /** Renders a diff for the terminal (`table`) or for tools (`json`, with counts in `summary`). */
 export function renderDiff(diff: ReportDiff, format: DiffFormat): string {
-  const summary = { new: diff.new.length, fixed: diff.fixed.length, unchanged: diff.unchanged.length };
+  const summary = {
+    new: diff.new.length,
+    fixed: diff.fixed.length,
+    unchanged: diff.unchanged.length,
+    notAssessed: diff.notAssessed.length,
+  };
   if (format === 'json') return JSON.stringify({ summary, ...diff }, null, 2) + '\n';
   const out: string[] = [];
   const section = (name: string, list: Finding[]) => {
@@ -118,7 +134,12 @@ export function renderDiff(diff: ReportDiff, format: DiffFormat): string {
   section('New', diff.new);
   section('Fixed', diff.fixed);
   section('Unchanged', diff.unchanged);
-  out.push(`${summary.new} new, ${summary.fixed} fixed, ${summary.unchanged} unchanged`);
+  if (diff.notAssessed.length > 0)
+    section('Not assessed in the new report (target missing or unreadable)', diff.notAssessed);
+  out.push(
+    `${summary.new} new, ${summary.fixed} fixed, ${summary.unchanged} unchanged` +
+      (summary.notAssessed > 0 ? `, ${summary.notAssessed} not assessed` : ''),
+  );
   return out.join('\n') + '\n';
 }
 

@@ -296,3 +296,22 @@ test('a live waiver wins over an expired one listed first', () => {
   assert.equal(f.status, 'waived');
   assert.equal(f.waiver?.justification, 'current');
 });
+
+test('finding ids do not depend on how a file path is spelled or where the command runs', () => {
+  const rel = 'fixtures/vmware/vmx/esx-in-the-wild-12.vmx';
+  const ids = (r: ReturnType<typeof hyperward>): string[] =>
+    (JSON.parse(r.stdout.toString()) as ScanReport).results[0]!.findings.map((f) => f.id).sort();
+  const fromRepo = hyperward(['scan', 'config', '--format', 'json', rel]);
+  const absolute = hyperward(['scan', 'config', '--format', 'json', join(process.cwd(), rel)]);
+  const elsewhere = hyperward(['scan', 'config', '--format', 'json', join(process.cwd(), rel)], {
+    cwd: tmp.dir,
+  });
+  assert.ok(ids(fromRepo).length > 5);
+  assert.deepEqual(ids(absolute), ids(fromRepo));
+  assert.deepEqual(ids(elsewhere), ids(fromRepo));
+  const a = join(tmp.dir, 'a.json');
+  const b = join(tmp.dir, 'b.json');
+  writeFileSync(a, fromRepo.stdout);
+  writeFileSync(b, elsewhere.stdout);
+  assert.equal(hyperward(['diff', a, b]).code, 0, 'the same input twice is no change');
+});
