@@ -58,7 +58,7 @@ export async function runScanConfig(files: string[], o: AssessCliOpts): Promise<
  */
 export async function runScanHost(target: string | undefined, o: HostCliOpts): Promise<number> {
   const opts = assessOptions(o);
-  const shown = target ?? (o.root ? `root:${o.root}` : 'localhost');
+  const shown = target ?? (o.root ? `root:${resolve(o.root)}` : 'localhost');
   let result: ScanResult;
   try {
     if (target !== undefined && o.root !== undefined) {

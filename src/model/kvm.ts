@@ -84,8 +84,13 @@ export interface PolkitRuleFile {
 /** An entry of /etc/libvirt/hooks: libvirt runs these as root on domain, network and daemon events. */
 export interface HookScript {
   path: string;
-  kind: 'file' | 'dir' | 'other';
-  /** Bytes, for files that could be read. */
+  /**
+   * `file`: a regular file read in full; `dir`: a directory; `unread`: neither listed as a directory nor read as
+   * a file: a script larger than the small read cap (only a hook's presence is recorded, so large ones are not
+   * read), a special file, or one the reader may not read.
+   */
+  kind: 'file' | 'dir' | 'unread';
+  /** Exact bytes, for `file` only (files are read only up to a few KiB; larger ones are `unread`). */
   size?: number;
 }
 

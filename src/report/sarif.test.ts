@@ -8,7 +8,15 @@ import fc from 'fast-check';
 import { allFindings, assessmentReport, HOSTILE } from '../../test/helpers/assessment.js';
 import type { ScanReport } from '../model/report.js';
 import { loadWriter } from './index.js';
-import { FINGERPRINT_KEY, SECURITY_SEVERITY, toSarif, toUri, type SarifLog } from './sarif.js';
+import {
+  FINGERPRINT_KEY,
+  SECURITY_SEVERITY,
+  targetBaseId,
+  toSarif,
+  toUri,
+  type SarifLog,
+  type SarifResult,
+} from './sarif.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -105,11 +113,17 @@ test('one rule per check that produced a finding, with GitHub security-severity 
   assert.equal(run.tool.driver.version, report.tool.version);
 });
 
-test('every finding is a result: kind, level, suppression and fingerprint follow its status', () => {
+/** The SARIF result of a finding (passing findings have none unless asked for). */
+function resultFor(
+  results: readonly SarifResult[],
+  f: { id: string; checkId: string },
+): SarifResult | undefined {
+  return results.find((x) => x.partialFingerprints[FINGERPRINT_KEY] === f.id && x.ruleId === f.checkId);
+}
+
+test('every finding that did not pass is a result: kind, level, suppression and fingerprint follow its status', () => {
   const report = assessmentReport();
-  const run = toSarif(report).runs[0]!;
   const findings = allFindings(report);
-  assert.equal(run.results.length, findings.length);
   const statuses = new Set(findings.map((f) => f.status));
   assert.deepEqual(
     [...statuses].sort(),
@@ -120,50 +134,75 @@ test('every finding is a result: kind, level, suppression and fingerprint follow
     findings.some((f) => f.waiver?.expired),
     'the fixture has an expired waiver',
   );
-  findings.forEach((f, i) => {
-    const r = run.results[i]!;
-    assert.equal(r.ruleId, f.checkId);
-    assert.equal(run.tool.driver.rules[r.ruleIndex]!.id, f.checkId);
-    assert.equal(r.partialFingerprints[FINGERPRINT_KEY], f.id);
-    assert.equal(r.message.text, f.message);
-    const expectKind = { fail: 'fail', waived: 'fail', unknown: 'review', pass: 'pass' }[f.status];
-    assert.equal(r.kind, expectKind, `${f.checkId} ${f.status}`);
-    if (r.kind === 'fail') {
-      assert.equal(
-        r.level,
-        { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' }[f.severity],
-      );
-    } else {
-      assert.equal(r.level, 'none');
-    }
-    if (f.status === 'waived') {
-      assert.equal(r.suppressions?.length, 1);
-      assert.equal(r.suppressions![0]!.kind, 'external');
-      assert.equal(r.suppressions![0]!.status, 'accepted');
-      assert.equal(r.suppressions![0]!.justification, f.waiver!.justification);
-    } else if (f.waiver?.expired) {
-      assert.equal(r.suppressions![0]!.status, 'rejected', 'an expired waiver suppresses nothing');
-    } else {
-      assert.equal(r.suppressions, undefined);
-    }
-  });
+  const passing = findings.filter((f) => f.status === 'pass');
+  for (const includePassing of [false, true]) {
+    const run = toSarif(report, { includePassing }).runs[0]!;
+    const expected = includePassing ? findings : findings.filter((f) => f.status !== 'pass');
+    assert.equal(run.results.length, expected.length);
+    assert.equal(run.properties.passed, passing.length, 'passes are counted either way');
+    assert.equal(run.properties.passingResults, includePassing ? 'included' : 'omitted');
+    expected.forEach((f, i) => {
+      const r = run.results[i]!;
+      assert.equal(r.ruleId, f.checkId);
+      assert.equal(run.tool.driver.rules[r.ruleIndex]!.id, f.checkId);
+      assert.equal(r.partialFingerprints[FINGERPRINT_KEY], f.id);
+      assert.equal(r.message.text, f.message);
+      const expectKind = { fail: 'fail', waived: 'fail', unknown: 'review', pass: 'pass' }[f.status];
+      assert.equal(r.kind, expectKind, `${f.checkId} ${f.status}`);
+      if (r.kind === 'fail') {
+        assert.equal(
+          r.level,
+          { critical: 'error', high: 'error', medium: 'warning', low: 'note', info: 'note' }[f.severity],
+        );
+      } else {
+        assert.equal(r.level, 'none');
+      }
+      if (f.status === 'waived') {
+        assert.equal(r.suppressions?.length, 1);
+        assert.equal(r.suppressions![0]!.kind, 'external');
+        assert.equal(r.suppressions![0]!.status, 'accepted');
+        assert.equal(r.suppressions![0]!.justification, f.waiver!.justification);
+      } else if (f.waiver?.expired) {
+        assert.equal(r.suppressions![0]!.status, 'rejected', 'an expired waiver suppresses nothing');
+      } else {
+        assert.equal(r.suppressions, undefined);
+      }
+    });
+  }
+});
+
+test('passing findings are left out by default, through the writer too', async () => {
+  const report = assessmentReport();
+  const passing = allFindings(report).filter((f) => f.status === 'pass');
+  assert.ok(passing.length > 0);
+  const log = assertValid((await loadWriter('sarif')).write(report));
+  const run = log.runs[0]!;
+  assert.ok(run.results.every((r) => r.kind !== 'pass'));
+  for (const f of passing) assert.equal(resultFor(run.results, f), undefined, f.checkId);
+  assert.equal(run.properties.passed, passing.length);
+  assertValid(JSON.stringify(toSarif(report, { includePassing: true })));
 });
 
 test('locations: the evidence file and line, relative paths stay relative, the resource as a logical location', () => {
   const report = assessmentReport();
-  const run = toSarif(report).runs[0]!;
-  report.results.forEach((res) => {
+  const run = toSarif(report, { includePassing: true }).runs[0]!;
+  report.results.forEach((res, i) => {
     for (const f of res.findings) {
-      const r = run.results.find(
-        (x) => x.partialFingerprints[FINGERPRINT_KEY] === f.id && x.ruleId === f.checkId,
-      )!;
+      const r = resultFor(run.results, f)!;
       const loc = r.locations[0]!;
       assert.equal(loc.logicalLocations![0]!.name, f.resource.id);
-      const uri = loc.physicalLocation!.artifactLocation.uri;
+      const { uri, uriBaseId } = loc.physicalLocation!.artifactLocation;
       const file = f.evidence?.file ?? res.target;
-      if (file.startsWith('/')) {
+      if (res.kind === 'host' && f.evidence?.file !== undefined && !file.includes('://')) {
+        // A host's file is not a file of the scanning machine: relative to the target's root.
+        assert.equal(uriBaseId, targetBaseId(i));
+        assert.doesNotMatch(uri, /^[a-z]+:|^\//i, 'relative to the target root, never file:// here');
+        assert.equal(decodeURIComponent(uri), file.replace(/^\/+/, ''));
+      } else if (file.startsWith('/')) {
+        assert.equal(uriBaseId, undefined);
         assert.equal(fileURLToPath(uri), file);
       } else if (!file.includes('://')) {
+        assert.equal(uriBaseId, undefined);
         assert.doesNotMatch(uri, /^[a-z]+:/i, 'a relative path stays a relative reference');
         assert.equal(decodeURIComponent(uri), file);
       }
@@ -171,6 +210,86 @@ test('locations: the evidence file and line, relative paths stay relative, the r
         assert.equal(loc.physicalLocation!.region!.startLine, f.evidence.line);
       else assert.equal(loc.physicalLocation!.region, undefined);
     }
+  });
+  // The fixture's host has an absolute evidence path (/vmfs/...): it is made relative, not a file:// URI.
+  const hostIndex = report.results.findIndex((x) => x.kind === 'host');
+  assert.ok(
+    run.results.some(
+      (r) =>
+        r.locations[0]!.physicalLocation?.artifactLocation.uriBaseId === targetBaseId(hostIndex) &&
+        r.locations[0]!.physicalLocation.artifactLocation.uri.startsWith('vmfs/volumes/'),
+    ),
+  );
+  assert.deepEqual(Object.keys(run.originalUriBaseIds ?? {}), [targetBaseId(hostIndex)]);
+  const base = run.originalUriBaseIds![targetBaseId(hostIndex)]!;
+  assert.equal(base.uri, undefined, 'a host read over SSH has no URI on the scanning machine');
+  assert.ok(base.description.text.includes(report.results[hostIndex]!.target));
+});
+
+test('host targets: /etc/libvirt/qemu.conf of an SSH host, a directory root and a disk image, each under its own base', () => {
+  const evidence = '/etc/libvirt/qemu.conf';
+  const hostOf = (target: string): ScanReport['results'][number] => ({
+    target,
+    kind: 'host',
+    packages: [],
+    findings: [
+      {
+        id: `f-${target}`,
+        checkId: 'kvm.host.example',
+        title: 'An example',
+        severity: 'high',
+        status: 'fail',
+        platform: 'kvm',
+        resource: { type: 'host', id: 'host' },
+        message: 'vnc_listen is 0.0.0.0',
+        evidence: { file: evidence, line: 12, key: 'vnc_listen', value: '0.0.0.0' },
+      },
+    ],
+  });
+  const report: ScanReport = {
+    tool: { name: 'hyperward', version: '0.1.0' },
+    createdAt: '2026-11-26T12:00:00.000Z',
+    results: [
+      hostOf('ssh://root@kvm1.example.org'),
+      hostOf('root:/srv/kvm 2 root'),
+      hostOf('image:/var/lib/images/hv3.qcow2'),
+      hostOf('root:relative/tree'),
+      {
+        ...hostOf('/srv/configs/web.xml'),
+        kind: 'config',
+        findings: hostOf('x').findings.map((f) => ({
+          ...f,
+          id: 'cfg',
+          evidence: { ...f.evidence!, file: '/srv/configs/web.xml' },
+        })),
+      },
+    ],
+  };
+  const log = assertValid(JSON.stringify(toSarif(report)));
+  const run = log.runs[0]!;
+  assert.equal(run.results.length, 5);
+  for (let i = 0; i < 4; i++) {
+    const a = run.results[i]!.locations[0]!.physicalLocation!.artifactLocation;
+    assert.deepEqual(a, { uri: 'etc/libvirt/qemu.conf', uriBaseId: `TARGET${i}` });
+    assert.equal(run.results[i]!.locations[0]!.physicalLocation!.region!.startLine, 12);
+  }
+  const bases = run.originalUriBaseIds!;
+  assert.deepEqual(Object.keys(bases), ['TARGET0', 'TARGET1', 'TARGET2', 'TARGET3']);
+  assert.equal(bases.TARGET0!.uri, undefined);
+  assert.match(bases.TARGET0!.description.text, /ssh:\/\/root@kvm1\.example\.org/);
+  // Only a local directory root is a real place on the scanning machine; its URI ends with a slash.
+  assert.equal(bases.TARGET1!.uri, 'file:///srv/kvm%202%20root/');
+  assert.equal(
+    fileURLToPath(new URL('etc/libvirt/qemu.conf', bases.TARGET1!.uri)),
+    `/srv/kvm 2 root${evidence}`,
+  );
+  assert.match(bases.TARGET1!.description.text, /\/srv\/kvm 2 root/);
+  assert.equal(bases.TARGET2!.uri, undefined);
+  assert.match(bases.TARGET2!.description.text, /disk image \/var\/lib\/images\/hv3\.qcow2/);
+  assert.equal(bases.TARGET3!.uri, undefined, 'a relative root has no absolute URI to give');
+  // A config file target is a local file: an absolute file:// URI, as before.
+  assert.deepEqual(run.results[4]!.locations[0]!.physicalLocation!.artifactLocation, {
+    uri: 'file:///srv/configs/web.xml',
   });
 });
 

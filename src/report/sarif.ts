@@ -1,8 +1,11 @@
 /**
- * SARIF 2.1.0 (OASIS): one run, one rule per check that produced a finding, one result per finding. Passes are
- * `kind: pass`, undecided checks `kind: review`, waived findings carry an accepted external suppression; target
- * errors become tool execution notifications. Shaped for GitHub code scanning (`security-severity`,
- * `partialFingerprints`).
+ * SARIF 2.1.0 (OASIS): one run, one rule per check that produced a finding, one result per finding that did not
+ * pass (passes are counted in `run.properties.passed`, and written as `kind: pass` only on request: GitHub code
+ * scanning caps the results of a run). Undecided checks are `kind: review`, waived findings carry an accepted
+ * external suppression; target errors become tool execution notifications. Evidence files of host targets (read
+ * over SSH, from a directory root or inside a disk image) are relative to a per-target `uriBaseId` declared in
+ * `run.originalUriBaseIds`, since they are not files of the machine that ran the scan. Shaped for GitHub code
+ * scanning (`security-severity`, `partialFingerprints`).
  */
 import type { Finding, Severity } from '../model/finding.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
@@ -42,6 +45,12 @@ interface Text {
 }
 interface ArtifactLocation {
   uri: string;
+  uriBaseId?: string;
+}
+/** An entry of `run.originalUriBaseIds`: where a target's root is, when it is a local path, and what it is. */
+interface BaseLocation {
+  uri?: string;
+  description: Text;
 }
 interface SarifLocation {
   physicalLocation?: {
@@ -99,14 +108,64 @@ export interface SarifLog {
         locations: SarifLocation[];
       }>;
     }>;
+    originalUriBaseIds?: Record<string, BaseLocation>;
     results: SarifResult[];
-    properties: { targets: Array<{ target: string; kind: string; packages: number; error?: string }> };
+    properties: {
+      /** Passing findings: counted here, in `results` only with `includePassing`. */
+      passed: number;
+      passingResults: 'omitted' | 'included';
+      targets: Array<{ target: string; kind: string; packages: number; error?: string }>;
+    };
   }>;
 }
 
 export interface SarifOptions {
   /** Why a check matters (its catalogue rationale), for `rule.fullDescription`. Findings do not carry it. */
   rationale?: (checkId: string) => string | undefined;
+  /** Write passing findings as `kind: pass` results too. Default false: they are only counted. */
+  includePassing?: boolean;
+}
+
+/** The `uriBaseId` of the root of the target at `index` of `report.results`. */
+export function targetBaseId(index: number): string {
+  return `TARGET${index}`;
+}
+
+/**
+ * Where the files of a host target live, for `run.originalUriBaseIds`: a `uri` only for a local directory root
+ * (`root:DIR` with an absolute DIR); a host read over SSH or a disk image has no URI on the scanning machine.
+ */
+function targetBase(target: string): BaseLocation {
+  if (target.startsWith('root:')) {
+    const dir = target.slice('root:'.length);
+    const base: BaseLocation = {
+      description: { text: `The directory ${dir}, assessed as a host's root (root:DIR)` },
+    };
+    if (dir.startsWith('/') || /^[a-z]:[\\/]/i.test(dir)) {
+      const uri = toUri(dir);
+      base.uri = uri.endsWith('/') ? uri : `${uri}/`;
+    }
+    return base;
+  }
+  if (target.startsWith('image:')) {
+    return {
+      description: { text: `The root filesystem inside the disk image ${target.slice('image:'.length)}` },
+    };
+  }
+  return { description: { text: `The root filesystem of the host ${target}` } };
+}
+
+/** An evidence path of a host target: relative to the target's root; URIs (`vsphere://`) are kept as they are. */
+function hostArtifact(file: string, baseId: string): ArtifactLocation {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) return { uri: toUri(file) };
+  // Segment by segment, so that neither a leading slash nor a drive letter makes it absolute.
+  const uri = file
+    .replace(/\\/g, '/')
+    .replace(/^\/+/, '')
+    .split('/')
+    .map((segment) => toUri(segment))
+    .join('/');
+  return { uri, uriBaseId: baseId };
 }
 
 /**
@@ -165,11 +224,13 @@ function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
   };
 }
 
-function locationOf(f: Finding, r: ScanResult): SarifLocation {
+function locationOf(f: Finding, r: ScanResult, baseId: string): SarifLocation {
   const e = f.evidence;
   const loc: SarifLocation = {};
   if (e?.file !== undefined && e.file !== '') {
-    loc.physicalLocation = { artifactLocation: { uri: toUri(e.file) } };
+    // Config targets are local files; a host's files are on the host (or in its image), not on this machine.
+    const artifactLocation = r.kind === 'host' ? hostArtifact(e.file, baseId) : { uri: toUri(e.file) };
+    loc.physicalLocation = { artifactLocation };
     if (e.line !== undefined && Number.isSafeInteger(e.line) && e.line >= 1) {
       loc.physicalLocation.region = { startLine: e.line };
     } else if (e.offset !== undefined && Number.isSafeInteger(e.offset) && e.offset >= 0) {
@@ -189,7 +250,7 @@ function locationOf(f: Finding, r: ScanResult): SarifLocation {
   return loc;
 }
 
-function resultOf(f: Finding, r: ScanResult, ruleIndex: number): SarifResult {
+function resultOf(f: Finding, r: ScanResult, ruleIndex: number, baseId: string): SarifResult {
   const kind = f.status === 'pass' ? 'pass' : f.status === 'unknown' ? 'review' : 'fail';
   const res: SarifResult = {
     ruleId: f.checkId,
@@ -198,7 +259,7 @@ function resultOf(f: Finding, r: ScanResult, ruleIndex: number): SarifResult {
     // SARIF: a result whose kind is not `fail` has level `none`.
     level: kind === 'fail' ? LEVEL[f.severity] : 'none',
     message: { text: f.message || f.title },
-    locations: [locationOf(f, r)],
+    locations: [locationOf(f, r, baseId)],
     partialFingerprints: { [FINGERPRINT_KEY]: f.id },
     properties: {
       status: f.status,
@@ -236,7 +297,18 @@ export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLo
   const ids = [...firstByCheck.keys()].sort();
   const index = new Map(ids.map((id, i) => [id, i]));
   const rules = ids.map((id) => ruleOf(firstByCheck.get(id)!, options.rationale?.(id)));
-  const results = all.map(({ finding, result }) => resultOf(finding, result, index.get(finding.checkId)!));
+  const targetIndex = new Map(report.results.map((r, i) => [r, i]));
+  const includePassing = options.includePassing === true;
+  const passed = all.filter(({ finding }) => finding.status === 'pass').length;
+  const results = all
+    .filter(({ finding }) => includePassing || finding.status !== 'pass')
+    .map(({ finding, result }) =>
+      resultOf(finding, result, index.get(finding.checkId)!, targetBaseId(targetIndex.get(result) ?? -1)),
+    );
+  const bases: Record<string, BaseLocation> = {};
+  report.results.forEach((r, i) => {
+    if (r.kind === 'host') bases[targetBaseId(i)] = targetBase(r.target);
+  });
   const notifications = report.results
     .filter((r) => r.error)
     .map((r) => ({
@@ -268,8 +340,11 @@ export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLo
             toolExecutionNotifications: notifications,
           },
         ],
+        ...(Object.keys(bases).length > 0 ? { originalUriBaseIds: bases } : {}),
         results,
         properties: {
+          passed,
+          passingResults: includePassing ? 'included' : 'omitted',
           targets: report.results.map((r) => ({
             target: r.target,
             kind: r.kind,

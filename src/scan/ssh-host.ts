@@ -5,6 +5,8 @@ import { openSsh, type SshOptions } from '../source/ssh.js';
 import { inventoryFromRoot } from './assess.js';
 
 const MAX_ROUNDS = 8;
+/** What a reader gets when it names no cap (the RootReader default). */
+const DEFAULT_CAP = 64 * 1024 * 1024;
 
 /**
  * A host's inventory over SSH, with the same readers as a local directory. The readers are synchronous and
@@ -19,11 +21,14 @@ export async function inventoryOverSsh(url: string, opts: SshOptions): Promise<H
     const pveversion = pve && pve.exitCode === 0 ? pve.stdout.toString('utf8') : undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const snap = ssh.snapshot();
-      const files = new Set<string>();
+      // Each path with the largest size cap a reader asked for it, so a file read only for a prefix (a hook
+      // script) is never downloaded whole.
+      const files = new Map<string, number>();
       const dirs = new Set<string>();
       const recorder: RootReader = {
         tryReadFile(path, maxBytes) {
-          if (snap.file(path) === undefined) files.add(path);
+          if (snap.file(path) === undefined)
+            files.set(path, Math.max(files.get(path) ?? 0, maxBytes ?? DEFAULT_CAP));
           return snap.tryReadFile(path, maxBytes);
         },
         list(path) {
@@ -42,7 +47,14 @@ export async function inventoryOverSsh(url: string, opts: SshOptions): Promise<H
           inv.unreadable.push({ file: p.path, code: p.code, message: p.message });
         return inv;
       }
-      await ssh.prefetch([...files], [...dirs]);
+      const byCap = new Map<number, string[]>();
+      for (const [path, cap] of files) byCap.set(cap, [...(byCap.get(cap) ?? []), path]);
+      if (byCap.size === 0) await ssh.prefetch([], [...dirs]);
+      let first = true;
+      for (const [cap, paths] of byCap) {
+        await ssh.prefetch(paths, first ? [...dirs] : [], { maxBytes: cap });
+        first = false;
+      }
     }
     throw new HyperwardError(
       'E_LIMIT',

@@ -93,21 +93,42 @@ test('pass: a passwd on the display, or an empty one (which disables access)', (
   assert.match(empty.message, /disabling access/);
 });
 
-test("default: no listen address means qemu.conf's spice_listen, built-in 127.0.0.1 when qemu.conf was not read", () => {
+test("default: no listen address means qemu.conf's spice_listen, built-in 127.0.0.1 when qemu.conf sets none", () => {
   // usb-redir has <graphics type='spice'/> with no listen and no passwd.
-  const o = judge(fixtureDomain('usb-redir'));
-  assert.equal(o.status, 'pass');
-  assert.match(o.message, /127\.0\.0\.1 \(spice_listen default\)/);
-  assert.deepEqual(o.evidence, {
+  // Debian's shipped qemu.conf, everything commented out: the built-in default.
+  const shipped = judge(fixtureDomain('usb-redir'), hostWithQemuConf());
+  assert.equal(shipped.status, 'pass');
+  assert.match(shipped.message, /127\.0\.0\.1 \(spice_listen default\)/);
+  assert.deepEqual(shipped.evidence, {
     file: '/etc/libvirt/qemu.conf',
     key: 'spice_listen',
     value: '127.0.0.1',
     isDefault: true,
   });
-  // Debian's shipped qemu.conf, everything commented out: the same built-in default.
-  const shipped = judge(fixtureDomain('usb-redir'), hostWithQemuConf());
-  assert.equal(shipped.status, 'pass');
-  assert.equal(shipped.evidence?.isDefault, true);
+});
+
+test('unknown: no listen address and no host read (a loose domain XML), so qemu.conf is not known', () => {
+  const o = judge(fixtureDomain('usb-redir'));
+  assert.equal(o.status, 'unknown');
+  assert.match(
+    o.message,
+    /SPICE display \(line \d+\): no listen address is set, so it comes from the host's qemu\.conf \(spice_listen, default 127\.0\.0\.1\), which was not read/,
+  );
+  assert.equal(o.evidence, undefined, 'no evidence points at a qemu.conf that was not read');
+  // An explicit address, a socket or listen none does not need the host.
+  assert.equal(judge(fixtureDomain('graphics-vnc')).status, 'fail');
+  assert.equal(judge(fixtureDomain('graphics-vnc-socket')).status, 'pass');
+  // <listen type='address'/> without an address falls back to qemu.conf too.
+  const bare = fixtureDomain(
+    'usb-redir',
+    replaceOnce("<graphics type='spice'/>", "<graphics type='vnc'><listen type='address'/></graphics>"),
+  );
+  const b = judge(bare);
+  assert.equal(b.status, 'unknown');
+  assert.match(b.message, /VNC display .*vnc_listen, default 127\.0\.0\.1/);
+  // ...and with the host's qemu.conf read, the same display is judged.
+  assert.equal(judge(bare, hostWithQemuConf()).status, 'pass');
+  assert.equal(judge(bare, hostWithQemuConf(uncomment('vnc_listen = "0.0.0.0"'))).status, 'fail');
 });
 
 test("default: qemu.conf's spice_listen = 0.0.0.0 exposes a display that sets no address", () => {

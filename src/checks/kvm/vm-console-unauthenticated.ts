@@ -2,7 +2,8 @@
  * kvm.vm.console-unauthenticated: a VNC or SPICE display reachable over the network without a password. The listen
  * address is the `<listen>` child or the `listen` attribute; a listen of type `network` takes a libvirt network's
  * address and counts as reachable; without any address libvirt uses qemu.conf's `vnc_listen`/`spice_listen`
- * (built-in default 127.0.0.1) or, with `*_auto_unix_socket`, a UNIX socket. Authentication is the domain's
+ * (built-in default 127.0.0.1) or, with `*_auto_unix_socket`, a UNIX socket; when no host was read (a loose domain
+ * XML) that default is not known and the display is `unknown`. Authentication is the domain's
  * `passwd`, else qemu.conf's `vnc_password`/`spice_password`, SASL (`*_sasl`), or for VNC TLS with client
  * certificate verification.
  */
@@ -64,7 +65,14 @@ function confEvidence(
 
 /** Where a listen without an address ends up: qemu.conf's auto socket, its listen address, or the built-in one. */
 function defaultEndpoint(inv: HostInventory, kind: 'vnc' | 'spice'): Endpoint {
-  if (inv.kvm && inv.kvm.qemuConfState === 'unreadable') {
+  if (!inv.kvm) {
+    // A loose domain XML (`scan config`): the host whose qemu.conf decides was not read at all.
+    return {
+      kind: 'unknown',
+      why: `no listen address is set, so it comes from the host's qemu.conf (${kind}_listen, default ${BUILTIN_LISTEN}), which was not read`,
+    };
+  }
+  if (inv.kvm.qemuConfState === 'unreadable') {
     return {
       kind: 'unknown',
       why: `qemu.conf could not be read, so the default ${kind}_listen is not known`,

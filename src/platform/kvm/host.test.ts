@@ -259,3 +259,35 @@ test('property: hostile file contents anywhere the reader looks never escape as 
     { numRuns: 300 },
   );
 });
+
+test('hook scripts are read only up to a small cap: a large one is recorded as unread, never read in full', () => {
+  const t = debianHostTree();
+  try {
+    const small = '#!/bin/sh\nexit 0\n';
+    // A real-looking large hook: a shell script of 1 MiB (a big embedded payload, as some vendors ship).
+    const large = `#!/bin/sh\n${'# padding line of a large hook script\n'.repeat(28_000)}exit 0\n`;
+    assert.ok(large.length > 1024 * 1024);
+    t.write('/etc/libvirt/hooks/qemu', small);
+    t.write('/etc/libvirt/hooks/daemon', large);
+    const dir = new DirRoot(t.dir);
+    const asked = new Map<string, number | undefined>();
+    const spy: RootReader = {
+      tryReadFile(path, maxBytes) {
+        if (path.startsWith('/etc/libvirt/hooks/')) asked.set(path, maxBytes);
+        return dir.tryReadFile(path, maxBytes);
+      },
+      list: (path) => dir.list(path),
+    };
+    const { kvm } = readKvmHost(spy)!;
+    assert.deepEqual(kvm.hooks, [
+      { path: '/etc/libvirt/hooks/daemon', kind: 'unread' },
+      { path: '/etc/libvirt/hooks/qemu', kind: 'file', size: Buffer.byteLength(small) },
+    ]);
+    assert.deepEqual([...asked.keys()].sort(), ['/etc/libvirt/hooks/daemon', '/etc/libvirt/hooks/qemu']);
+    for (const [path, cap] of asked) {
+      assert.ok(cap !== undefined && cap <= 64 * 1024, `${path} read with cap ${cap}`);
+    }
+  } finally {
+    t.cleanup();
+  }
+});

@@ -42,7 +42,11 @@ const HOOKS_DIR = '/etc/libvirt/hooks';
 
 const MAX_SMALL = 1024 * 1024;
 const MAX_PASSWD = 16 * 1024 * 1024;
-const MAX_HOOK = 64 * 1024 * 1024;
+/**
+ * Hook scripts are read only to record that they are there: files up to this size are read (cheap, one small
+ * transfer over SSH), larger ones are not read at all and recorded as `unread`.
+ */
+const HOOK_READ_CAP = 4 * 1024;
 const MAX_DIR_FILES = 1000;
 const MAX_LINES = 100_000;
 const MAX_ACCOUNTS = 100_000;
@@ -286,7 +290,8 @@ function readHooks(root: Root): HookScript[] {
     const names = [...(root.names(dir) ?? [])].sort().slice(0, MAX_DIR_FILES);
     for (const n of names) {
       const path = `${dir}/${n}`;
-      const buf = root.fs.tryReadFile(path, MAX_HOOK);
+      // Readers return nothing for a file above the cap: a larger script is `unread`, its size unknown.
+      const buf = root.fs.tryReadFile(path, HOOK_READ_CAP);
       if (buf !== undefined) {
         out.push({ path, kind: 'file', size: buf.length });
       } else if (root.names(path) !== undefined) {
@@ -294,7 +299,7 @@ function readHooks(root: Root): HookScript[] {
         // libvirt also runs every script in hooks/<driver>.d/ (one level).
         if (depth === 0) visit(path, 1);
       } else {
-        out.push({ path, kind: 'other' });
+        out.push({ path, kind: 'unread' });
       }
     }
   };
