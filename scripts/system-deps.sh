@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(qemu-utils debootstrap gdisk fdisk e2fsprogs zstd dpkg ca-certificates openssl libvirt-clients openssh-server openssh-client sudo chromium libxml2-utils
   golang-go golang-github-google-uuid-dev golang-github-kr-pretty-dev golang-github-davecgh-go-xdr-dev
-  golang-github-vmware-vmw-guestinfo-dev dpkg-dev)
+  golang-github-vmware-vmw-guestinfo-dev dpkg-dev rpm)
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(libguestfs-tools linux-image-amd64 sleuthkit hyperfine)
 fi

@@ -141,13 +141,18 @@ function verrevcmp(a: string, as: number, ae: number, b: string, bs: number, be:
   let i = as;
   let j = bs;
   while (i < ae || j < be) {
-    // Non-digit run.
-    while ((i < ae && !isDigit(a.charCodeAt(i))) || (j < be && !isDigit(b.charCodeAt(j)))) {
-      const ca = i < ae && !isDigit(a.charCodeAt(i)) ? order(a.charCodeAt(i)) : 0;
-      const cb = j < be && !isDigit(b.charCodeAt(j)) ? order(b.charCodeAt(j)) : 0;
-      if (ca !== cb) return ca < cb ? -1 : 1;
-      if (i < ae && !isDigit(a.charCodeAt(i))) i++;
-      if (j < be && !isDigit(b.charCodeAt(j))) j++;
+    // Non-digit run: the end of the part and a digit both weigh 0.
+    for (;;) {
+      const ca = i < ae ? a.charCodeAt(i) : 0x30;
+      const cb = j < be ? b.charCodeAt(j) : 0x30;
+      const na = !isDigit(ca);
+      const nb = !isDigit(cb);
+      if (!na && !nb) break;
+      const oa = na ? order(ca) : 0;
+      const ob = nb ? order(cb) : 0;
+      if (oa !== ob) return oa < ob ? -1 : 1;
+      if (na) i++;
+      if (nb) j++;
     }
     // Digit run.
     while (i < ae && a.charCodeAt(i) === 0x30) i++;
