@@ -137,21 +137,41 @@ export function combine(inv: HostInventory, parts: readonly Part[]): CheckOutcom
   return [o];
 }
 
-/** How an address given to a listen setting is reachable. */
+/** True for loopback addresses: 127.0.0.0/8, ::1, IPv4-mapped loopback, and the name `localhost`. */
+export function isLoopback(address: string): boolean {
+  const a = address
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (a === 'localhost' || a === 'localhost.localdomain' || a === 'ip6-localhost') return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)) return true;
+  if (!a.includes(':') || !/^[0-9a-f:.]+$/.test(a)) return false;
+  try {
+    const host = new URL(`http://[${a}]/`).hostname;
+    return host === '[::1]' || host.startsWith('[::ffff:7f');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where a listen address accepts connections from: loopback only, every interface (`0.0.0.0`, `::` in any
+ * spelling), or one address. One definition for the host and the domain checks.
+ */
 export function listenScope(address: string): 'loopback' | 'all' | 'address' {
+  if (isLoopback(address)) return 'loopback';
   const a = address
     .trim()
     .replace(/^\[(.*)\]$/, '$1')
     .toLowerCase();
-  if (
-    a === 'localhost' ||
-    a === '::1' ||
-    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) ||
-    /^::ffff:127\./.test(a)
-  ) {
-    return 'loopback';
+  if (a === '0.0.0.0') return 'all';
+  if (a.includes(':') && /^[0-9a-f:.]+$/.test(a)) {
+    try {
+      if (new URL(`http://[${a}]/`).hostname === '[::]') return 'all';
+    } catch {
+      return 'address';
+    }
   }
-  if (a === '0.0.0.0' || a === '::' || a === '0:0:0:0:0:0:0:0' || a === '::0') return 'all';
   return 'address';
 }
 

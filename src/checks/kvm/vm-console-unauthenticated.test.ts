@@ -13,7 +13,8 @@ import {
   replaceOnce,
 } from '../../../test/helpers/libvirt-fixtures.js';
 import type { LibvirtDomain } from '../../model/kvm.js';
-import { isLoopback, vmConsoleUnauthenticated as check } from './vm-console-unauthenticated.js';
+import { isLoopback } from './host-common.js';
+import { vmConsoleUnauthenticated as check } from './vm-console-unauthenticated.js';
 
 const uncomment = (line: string) => replaceOnce(`#${line}`, line);
 const confText = readFileSync(DEBIAN_QEMU_CONF, 'utf8');

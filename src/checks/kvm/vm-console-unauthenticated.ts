@@ -11,6 +11,7 @@ import type { Evidence } from '../../model/finding.js';
 import type { HostInventory } from '../../model/host.js';
 import type { LibvirtConfEntry, LibvirtDomain, LibvirtGraphics } from '../../model/kvm.js';
 import { defineCheck, type CheckOutcome } from '../types.js';
+import { isLoopback } from './host-common.js';
 import { domEvidence, eachDomain, listText } from './vm-common.js';
 
 /** libvirt's built-in default for `vnc_listen` and `spice_listen` (qemu.conf, commented out). */
@@ -25,23 +26,6 @@ interface Verdict {
   status: CheckOutcome['status'];
   text: string;
   evidence?: Evidence;
-}
-
-/** True for loopback addresses: 127.0.0.0/8, ::1, IPv4-mapped loopback, and the name `localhost`. */
-export function isLoopback(address: string): boolean {
-  const a = address
-    .trim()
-    .toLowerCase()
-    .replace(/^\[(.*)\]$/, '$1');
-  if (a === 'localhost' || a === 'localhost.localdomain' || a === 'ip6-localhost') return true;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a)) return true;
-  if (!a.includes(':') || !/^[0-9a-f:.]+$/.test(a)) return false;
-  try {
-    const host = new URL(`http://[${a}]/`).hostname;
-    return host === '[::1]' || host.startsWith('[::ffff:7f');
-  } catch {
-    return false;
-  }
 }
 
 /** A qemu.conf boolean as libvirt reads it (virConfGetValueBool): the unsigned integer 1. */
