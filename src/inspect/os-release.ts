@@ -32,7 +32,8 @@ export function parseOsRelease(text: string): Record<string, string> {
   return out;
 }
 
-function familyOf(id: string, idLike: string[]): OsFamily {
+/** The family of a distribution from its os-release `ID` and `ID_LIKE`. */
+export function familyOf(id: string, idLike: readonly string[] = []): OsFamily {
   const all = [id, ...idLike];
   if (all.some((x) => x === 'debian' || x === 'ubuntu')) return 'debian';
   if (

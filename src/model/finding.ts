@@ -4,7 +4,11 @@ import { createHash } from 'node:crypto';
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
-export type FindingStatus = 'fail' | 'unknown' | 'pass' | 'waived';
+/**
+ * `fail`: the problem is there. `unknown`: could not decide. `pass`: checked and fine. `waived`: an accepted risk
+ * (owner, expiry). `suppressed`: a VEX statement says the product is not affected, or fixed.
+ */
+export type FindingStatus = 'fail' | 'unknown' | 'pass' | 'waived' | 'suppressed';
 
 export interface Evidence {
   file?: string;
@@ -41,6 +45,64 @@ export interface Finding {
   platform?: string;
   /** Set when a waiver applies (status `waived`) or applied until it expired. */
   waiver?: Waiver & { expired?: boolean };
+  /** Set on vulnerability findings (check id = the vulnerability id). */
+  vulnerability?: VulnerabilityInfo;
+}
+
+/** A CVSS vector with the scores computed from it. */
+export interface CvssScore {
+  version: '2.0' | '3.0' | '3.1' | '4.0';
+  vector: string;
+  baseScore: number;
+  /** The qualitative rating of `baseScore` (CVSS v3/v4 table; v2 uses the NVD bands). */
+  severity: Severity;
+}
+
+/** What a vulnerability finding says beyond the common fields. */
+export interface VulnerabilityInfo {
+  /** The vulnerability: a CVE id where the records name one, else the advisory id. */
+  id: string;
+  /** Every other id the matching records carry: advisories (DSA, USN, RHSA...), GHSA, upstream. */
+  aliases: string[];
+  /** The records that matched, with the feed each came from (`osv`, `debian-tracker`, `alpine-secdb`). */
+  advisories: Array<{ id: string; origin: string; ecosystem: string }>;
+  package: {
+    name: string;
+    version: string;
+    arch: string;
+    ecosystem: 'deb' | 'rpm' | 'apk';
+    sourceName: string;
+    sourceVersion: string;
+    /** The package URL of the installed package (the component `affects` refers to). */
+    purl: string;
+  };
+  /** The name the advisories key on: the source package (Debian, Ubuntu, Alpine) or the binary (RPM). */
+  matchedName: string;
+  installedVersion: string;
+  /** Undefined: no fix yet. */
+  fixedVersion?: string;
+  /** `fixed`: a fixed version exists; `not-fixed`: none yet; `wont-fix`: the distro decided not to fix. */
+  fixState: 'fixed' | 'not-fixed' | 'wont-fix';
+  cvss: CvssScore[];
+  /** The distro's own rating as it wrote it (`high`, `Important`, `unimportant`...), and whose it is. */
+  distroSeverity?: { source: string; rating: string };
+  /** Where `severity` came from: `distro`, `cvss`, or `none` (no rating at all: medium is assumed). */
+  severitySource: 'distro' | 'cvss' | 'none';
+  published?: string;
+  modified?: string;
+  /** Set when a VEX statement applies (status `suppressed` for `not_affected` and `fixed`). */
+  vex?: VexApplied;
+}
+
+/** A VEX statement applied to a finding, kept in the report. */
+export interface VexApplied {
+  status: 'not_affected' | 'affected' | 'fixed' | 'under_investigation';
+  /** OpenVEX justification or CycloneDX `analysis.justification`. */
+  justification?: string;
+  /** Free-text impact statement / detail. */
+  statement?: string;
+  /** The VEX document it came from. */
+  document: string;
 }
 
 /** An accepted risk: a check on matching resources, justified, owned, and with an end date. */

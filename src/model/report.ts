@@ -9,16 +9,34 @@ export interface TargetError {
 /** What one target (an image, a host, a config file) yielded. */
 export interface ScanResult extends SystemInventory {
   target: string;
-  /** `image`: a disk image; `host`: a hypervisor host; `config`: one configuration file. */
-  kind: 'image' | 'host' | 'config';
+  /**
+   * `image`: a disk image; `host`: a hypervisor host; `config`: one configuration file; `sbom`: a software bill of
+   * materials made by another tool.
+   */
+  kind: 'image' | 'host' | 'config' | 'sbom';
   /** Set when the target could not be read at all; the rest of the run goes on. */
   error?: TargetError;
   image?: ImageInfo;
   findings: Finding[];
 }
 
+/** The advisory database a scan matched packages against, so a reader of the report can judge its age. */
+export interface AdvisoryDbStatus {
+  path: string;
+  /** False when there was no database: vulnerabilities were not checked. */
+  present: boolean;
+  /** ISO 8601 time of the last import. */
+  lastImport?: string;
+  ageDays?: number;
+  /** Older than the configured maximum age. */
+  stale?: boolean;
+  advisories?: number;
+}
+
 export interface ScanReport {
   tool: { name: 'hyperward'; version: string };
   createdAt: string;
   results: ScanResult[];
+  /** Set when the scan looked for vulnerabilities. */
+  advisoryDb?: AdvisoryDbStatus;
 }

@@ -3,9 +3,12 @@ import { SEVERITIES, type Finding, type FindingStatus, type Reference } from '..
 import type { ScanReport, ScanResult } from '../model/report.js';
 
 /** Statuses in report order: what needs attention first. */
-export const STATUSES: readonly FindingStatus[] = ['fail', 'unknown', 'waived', 'pass'];
+export const STATUSES: readonly FindingStatus[] = ['fail', 'unknown', 'waived', 'suppressed', 'pass'];
 
-/** A finding that still needs action: it failed, or the check could not decide. */
+/**
+ * A finding that still needs action: it failed, or the check could not decide. Waived (an accepted risk) and
+ * suppressed (a VEX statement says not affected, or fixed) findings are not open.
+ */
 export function isOpen(f: Pick<Finding, 'status'>): boolean {
   return f.status === 'fail' || f.status === 'unknown';
 }
@@ -29,7 +32,7 @@ export type StatusCounts = Record<FindingStatus, number> & { total: number };
 
 /** Counts findings per status. */
 export function countByStatus(findings: Iterable<Pick<Finding, 'status'>>): StatusCounts {
-  const c: StatusCounts = { fail: 0, unknown: 0, waived: 0, pass: 0, total: 0 };
+  const c: StatusCounts = { fail: 0, unknown: 0, waived: 0, suppressed: 0, pass: 0, total: 0 };
   for (const f of findings) {
     c[f.status]++;
     c.total++;

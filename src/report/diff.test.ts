@@ -146,3 +146,19 @@ test('parseReport rejects what is not a Hyperward JSON report, naming the file',
     );
   }
 });
+
+test('a vulnerability a VEX statement now suppresses counts as fixed; the status survives the JSON round trip', async () => {
+  const { vulnerabilityReport } = await import('./testdata/vulnerability-report.js');
+  const before = vulnerabilityReport();
+  const glibc = before.results[0]!.findings.find((f) => f.checkId === 'CVE-2024-2961')!;
+  glibc.status = 'fail';
+  delete glibc.vulnerability!.vex;
+  const after = roundTrip(vulnerabilityReport(), 'new.json');
+  assert.equal(find(after, 'CVE-2024-2961', glibc.resource.id).status, 'suppressed');
+  const d = diffReports(roundTrip(before, 'old.json'), after);
+  assert.deepEqual(ids(d.fixed), [glibc.id]);
+  assert.deepEqual(d.new, []);
+  // And back: the VEX statement withdrawn makes it new again.
+  const back = diffReports(after, roundTrip(before, 'old.json'));
+  assert.deepEqual(ids(back.new), [glibc.id]);
+});

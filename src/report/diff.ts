@@ -1,19 +1,20 @@
 /**
  * `hyperward diff OLD.json NEW.json`: compares two JSON reports by stable finding id. A finding is open when it
  * failed or its check could not decide (`unknown`); `new` lists findings open now that were not open before,
- * `fixed` those open before that now pass, are waived or are gone from a target that was assessed again,
+ * `fixed` those open before that now pass, are waived, are suppressed by a VEX statement or are gone from a target
+ * that was assessed again,
  * `unchanged` those open in both, `notAssessed` those whose target is missing from, or unreadable in, NEW.
  */
 import { HyperwardError } from '../errors.js';
 import type { Finding } from '../model/finding.js';
 import type { ScanReport } from '../model/report.js';
-import { compareFindings, isOpen } from './common.js';
+import { STATUSES, compareFindings, isOpen } from './common.js';
 import { columns } from './table.js';
 
 export interface ReportDiff {
-  /** Open in NEW, not open in OLD (absent, passing or waived there). The NEW finding. */
+  /** Open in NEW, not open in OLD (absent, passing, waived or suppressed there). The NEW finding. */
   new: Finding[];
-  /** Open in OLD, and passing, waived or absent in NEW. The OLD finding: what was wrong. */
+  /** Open in OLD, and passing, waived, suppressed or absent in NEW. The OLD finding: what was wrong. */
   fixed: Finding[];
   /** Open in both. The NEW finding. */
   unchanged: Finding[];
@@ -89,7 +90,7 @@ export function parseReport(json: unknown, file: string): ScanReport {
         typeof x.severity === 'string' &&
         ['critical', 'high', 'medium', 'low', 'info'].includes(x.severity) &&
         typeof x.status === 'string' &&
-        ['fail', 'unknown', 'pass', 'waived'].includes(x.status) &&
+        (STATUSES as readonly string[]).includes(x.status) &&
         typeof x.resource === 'object' &&
         x.resource !== null &&
         typeof (x.resource as { id?: unknown }).id === 'string';

@@ -6,6 +6,7 @@ import { SEVERITIES } from '../model/finding.js';
 import type { ScanReport } from '../model/report.js';
 import { escapeHtml, toHtml } from './html.js';
 import { loadWriter } from './index.js';
+import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 
 /** Characters that matter to HTML and XML, so generated strings hit them often. */
 const SPECIALS = fc.constantFrom(
@@ -134,13 +135,13 @@ test('summary counts by status, severity and platform match the findings', () =>
   const html = toHtml(report);
   const findings = allFindings(report);
   const card = (cls: string) => Number(new RegExp(`<div class="card ${cls}"><b>(\\d+)</b>`).exec(html)?.[1]);
-  for (const st of ['fail', 'unknown', 'waived', 'pass'] as const) {
+  for (const st of ['fail', 'unknown', 'waived', 'suppressed', 'pass'] as const) {
     assert.equal(card(st), findings.filter((f) => f.status === st).length, st);
   }
   assert.equal(card('error'), report.results.filter((r) => r.error).length);
   for (const sev of SEVERITIES) {
     const row = new RegExp(
-      `<tr><th scope="row"><span class="badge sev-${sev}">[A-Z]+</span></th>((?:<td[^>]*>\\d+</td>){5})</tr>`,
+      `<tr><th scope="row"><span class="badge sev-${sev}">[A-Z]+</span></th>((?:<td[^>]*>\\d+</td>){6})</tr>`,
     ).exec(html);
     assert.ok(row, sev);
     const cells = [...row[1]!.matchAll(/>(\d+)</g)].map((m) => Number(m[1]));
@@ -149,11 +150,12 @@ test('summary counts by status, severity and platform match the findings', () =>
       of.filter((f) => f.status === 'fail').length,
       of.filter((f) => f.status === 'unknown').length,
       of.filter((f) => f.status === 'waived').length,
+      of.filter((f) => f.status === 'suppressed').length,
       of.filter((f) => f.status === 'pass').length,
       of.length,
     ]);
   }
-  const vmware = /<tr><th scope="row">vmware<\/th>((?:<td[^>]*>\d+<\/td>){5})<\/tr>/.exec(html);
+  const vmware = /<tr><th scope="row">vmware<\/th>((?:<td[^>]*>\d+<\/td>){6})<\/tr>/.exec(html);
   assert.ok(vmware);
   assert.equal(
     Number([...vmware[1]!.matchAll(/>(\d+)</g)].at(-1)![1]),
@@ -198,4 +200,51 @@ test('an empty report renders', () => {
   const html = toHtml(empty);
   assertSelfContained(html);
   assert.match(html, /No findings\./);
+});
+
+test('vulnerabilities: a section per target with counts per severity and one row each, suppressed ones with VEX', () => {
+  const report = vulnerabilityReport();
+  const html = toHtml(report);
+  assertSelfContained(html);
+  assertSelfContained(toHtml(vulnerabilityReport({ hostile: HOSTILE })));
+  const card = (cls: string) => Number(new RegExp(`<div class="card ${cls}"><b>(\\d+)</b>`).exec(html)?.[1]);
+  assert.equal(card('suppressed'), 1);
+  assert.equal(card('fail'), 5);
+  const sections = html.split('<section class="target"').slice(1);
+  report.results.forEach((r, i) => {
+    const s = sections[i]!;
+    const vulns = r.findings.filter((f) => f.vulnerability && f.status !== 'pass');
+    const rows = [...s.matchAll(/<tr class="vuln ([a-z]+)">(.*?)<\/tr>/g)];
+    assert.equal(rows.length, vulns.length);
+    // Most severe first.
+    const order = ['critical', 'high', 'medium', 'low', 'info'];
+    const sevs = rows.map((m) => /badge sev-([a-z]+)/.exec(m[2]!)![1]!);
+    assert.deepEqual(
+      sevs,
+      [...sevs].sort((a, b) => order.indexOf(a) - order.indexOf(b)),
+    );
+    for (const f of vulns) {
+      const v = f.vulnerability!;
+      const row = rows.find((m) => m[2]!.includes(`>${escapeHtml(v.id)}</a>`))!;
+      assert.ok(row, v.id);
+      assert.ok(row[2]!.includes(`<td>${escapeHtml(v.package.name)}</td>`));
+      assert.ok(row[2]!.includes(`<code>${escapeHtml(v.installedVersion)}</code>`));
+      if (v.fixedVersion) assert.ok(row[2]!.includes(`<code>${escapeHtml(v.fixedVersion)}</code>`));
+      else assert.match(row[2]!, /no fix yet|will not be fixed/);
+      if (f.status === 'suppressed') {
+        assert.equal(row[1], 'suppressed');
+        assert.ok(row[2]!.includes('<span class="badge st-suppressed">Suppressed</span>'));
+        assert.ok(row[2]!.includes(escapeHtml(v.vex!.statement!)));
+        assert.ok(row[2]!.includes(escapeHtml(v.vex!.justification!)));
+      }
+    }
+    // The configuration findings are findings; the vulnerabilities are not repeated among them.
+    const checks = r.findings.filter((f) => !f.vulnerability);
+    assert.equal((s.match(/<details class="finding"/g) ?? []).length, checks.length);
+  });
+  assert.ok(
+    sections[0]!.includes(
+      '3 vulnerabilities (1 critical, 0 high, 1 medium, 1 low, 0 info), 1 fixable, 1 suppressed',
+    ),
+  );
 });

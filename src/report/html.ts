@@ -1,8 +1,9 @@
 /**
  * A single self-contained HTML report: inline CSS, no script, no external resource (a Content-Security-Policy
  * forbids loading any), readable offline and printable. A summary by severity and by platform, then each target
- * with its findings (evidence, remediation, references, waiver) and, for images, its packages. Every string from
- * the report is HTML-escaped; only absolute http(s) URLs become links.
+ * with its findings (evidence, remediation, references, waiver), its vulnerabilities (counts per severity, then
+ * one row each: package, installed and fixed version, status, the VEX statement of a suppressed one) and, for
+ * images, its packages. Every string from the report is HTML-escaped; only absolute http(s) URLs become links.
  */
 import { SEVERITIES, type Finding, type FindingStatus, type Severity } from '../model/finding.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
@@ -20,6 +21,17 @@ import {
 } from './common.js';
 import { humanSize } from './table.js';
 import type { Writer } from './types.js';
+import {
+  advisoryDbText,
+  compareVulnerabilities,
+  countVulnerabilities,
+  fixText,
+  isVulnerability,
+  vexReason,
+  vulnerabilitySummary,
+  vulnUrl,
+  type VulnerabilityFinding,
+} from './vulnerability.js';
 
 /**
  * Escapes text for HTML element content and double- or single-quoted attribute values; control characters HTML
@@ -45,13 +57,14 @@ const STATUS_LABEL: Readonly<Record<FindingStatus, string>> = {
   fail: 'Fail',
   unknown: 'Unknown',
   waived: 'Waived',
+  suppressed: 'Suppressed',
   pass: 'Pass',
 };
 
 const CSS = `
 :root{--fg:#1d2330;--muted:#5b6474;--bg:#f6f7f9;--card:#fff;--line:#dde1e7;
 --critical:#7a0916;--high:#c62828;--medium:#e0700b;--low:#1565c0;--info:#546e7a;
---fail:#c62828;--unknown:#b26a00;--waived:#5e5ca8;--pass:#2e7d32}
+--fail:#c62828;--unknown:#b26a00;--waived:#5e5ca8;--suppressed:#607d8b;--pass:#2e7d32}
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",Arial,sans-serif;color:var(--fg);background:var(--bg)}
 header{background:#1d2330;color:#fff;padding:18px 28px}
@@ -65,7 +78,8 @@ section.target{background:var(--card);border:1px solid var(--line);border-radius
 .card{background:var(--card);border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:10px 16px;min-width:130px}
 .card b{display:block;font-size:24px}
 .card.fail{border-left-color:var(--fail)}.card.unknown{border-left-color:var(--unknown)}
-.card.waived{border-left-color:var(--waived)}.card.pass{border-left-color:var(--pass)}.card.error{border-left-color:#000}
+.card.waived{border-left-color:var(--waived)}.card.suppressed{border-left-color:var(--suppressed)}
+.card.pass{border-left-color:var(--pass)}.card.error{border-left-color:#000}
 table{border-collapse:collapse;background:var(--card);margin:6px 0}
 th,td{border:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#eef0f4}
@@ -74,7 +88,10 @@ td.zero{color:#9aa1ad}
 .badge{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;white-space:nowrap}
 .sev-critical{background:var(--critical)}.sev-high{background:var(--high)}.sev-medium{background:var(--medium)}
 .sev-low{background:var(--low)}.sev-info{background:var(--info)}
-.st-fail{background:var(--fail)}.st-unknown{background:var(--unknown)}.st-waived{background:var(--waived)}.st-pass{background:var(--pass)}
+.st-fail{background:var(--fail)}.st-unknown{background:var(--unknown)}.st-waived{background:var(--waived)}
+.st-suppressed{background:var(--suppressed)}.st-pass{background:var(--pass)}
+tr.suppressed td{color:var(--muted)}
+table.vulns td:nth-child(2){white-space:nowrap}
 details.finding{border:1px solid var(--line);border-radius:6px;margin:6px 0;background:#fff}
 details.finding>summary{cursor:pointer;padding:6px 10px;list-style-position:inside}
 details.finding>summary code{font-weight:600}
@@ -135,7 +152,52 @@ function summary(report: ScanReport): string {
     countsTable('Severity', bySeverity),
     '<h3>By platform</h3>',
     byPlatform.length > 0 ? countsTable('Platform', byPlatform) : '<p class="muted">No findings.</p>',
+    ...vulnerabilityCounts(all.map((x) => x.finding).filter(isVulnerability), 'Vulnerabilities'),
     '</section>',
+  ].join('\n');
+}
+
+/**
+ * The summary line and the counts per severity (by status) of vulnerability findings, under a heading; nothing
+ * when there are none.
+ */
+function vulnerabilityCounts(vulns: VulnerabilityFinding[], heading: string): string[] {
+  if (vulns.length === 0) return [];
+  const bySeverity = SEVERITIES.map((s): [string, StatusCounts] => [
+    sevBadge(s),
+    countByStatus(vulns.filter((f) => f.severity === s)),
+  ]);
+  return [
+    `<h3>${e(heading)}</h3>`,
+    `<p class="vuln-summary">${e(vulnerabilitySummary(countVulnerabilities(vulns)))}</p>`,
+    countsTable('Severity', bySeverity),
+  ];
+}
+
+/** One row per vulnerability of a target, most severe first; a suppressed one shows its VEX statement. */
+function vulnerabilityRows(vulns: VulnerabilityFinding[]): string {
+  const rows = vulns
+    .filter((f) => f.status !== 'pass')
+    .sort(compareVulnerabilities)
+    .map((f) => {
+      const v = f.vulnerability;
+      const url = vulnUrl(f);
+      const id = url ? `<a href="${e(url)}" rel="noopener noreferrer">${e(v.id)}</a>` : e(v.id);
+      const fixed =
+        v.fixedVersion !== undefined && v.fixedVersion !== ''
+          ? `<code>${e(v.fixedVersion)}</code>`
+          : `<span class="muted">${e(fixText(v))}</span>`;
+      let status = statusBadge(f.status);
+      if (f.status === 'suppressed' && v.vex) status += ` ${e(vexReason(v.vex))}`;
+      else if (f.status === 'waived' && f.waiver) status += ` ${e(f.waiver.justification)}`;
+      const cvss = v.cvss.map((c) => `${c.version}: ${c.baseScore}`).join(', ');
+      return `<tr class="vuln ${e(f.status)}"><td>${sevBadge(f.severity)}</td><td>${id}</td><td>${e(v.package.name)}</td><td><code>${e(v.installedVersion)}</code></td><td>${fixed}</td><td>${e(cvss)}</td><td>${status}</td><td>${e(f.title)}</td></tr>`;
+    });
+  return [
+    '<table class="vulns">',
+    '<tr><th>Severity</th><th>Vulnerability</th><th>Package</th><th>Installed</th><th>Fixed</th><th>CVSS</th><th>Status</th><th>Title</th></tr>',
+    ...rows,
+    '</table>',
   ].join('\n');
 }
 
@@ -216,19 +278,28 @@ function targetSection(r: ScanResult, i: number, opts: HtmlOptions): string {
     out.push(
       `<p class="error"><b>Could not be read:</b> ${e(r.error.message)} <code>${e(r.error.code)}</code></p>`,
     );
-  const c = countByStatus(r.findings);
-  const sorted = [...r.findings].sort(compareFindings);
+  const checks = r.findings.filter((f) => !isVulnerability(f));
+  const vulns = r.findings.filter(isVulnerability);
+  const c = countByStatus(checks);
+  const sorted = [...checks].sort(compareFindings);
   out.push(
-    `<h3>Findings <span class="muted">(${c.fail} fail, ${c.unknown} unknown, ${c.waived} waived, ${c.pass} pass)</span></h3>`,
+    `<h3>Findings <span class="muted">(${c.fail} fail, ${c.unknown} unknown, ${c.waived} waived, ${c.suppressed} suppressed, ${c.pass} pass)</span></h3>`,
   );
   const attention = sorted.filter((f) => f.status !== 'pass');
   const passed = sorted.filter((f) => f.status === 'pass');
-  if (r.findings.length === 0) out.push('<p class="muted">No findings for this target.</p>');
+  if (checks.length === 0)
+    out.push(`<p class="muted">No ${vulns.length > 0 ? 'configuration ' : ''}findings for this target.</p>`);
   for (const f of attention) out.push(findingBlock(f, opts));
   if (passed.length > 0) {
     out.push(`<details><summary>${passed.length} passed check${passed.length === 1 ? '' : 's'}</summary>`);
     for (const f of passed) out.push(findingBlock(f, opts));
     out.push('</details>');
+  }
+  if (vulns.length > 0) {
+    out.push(`<section class="vulnerabilities" id="target-${i}-vulnerabilities">`);
+    out.push(...vulnerabilityCounts(vulns, 'Vulnerabilities'));
+    out.push(vulnerabilityRows(vulns));
+    out.push('</section>');
   }
   if (r.packages.length > 0) out.push(packagesTable(r));
   out.push('</section>');
@@ -254,6 +325,7 @@ export function toHtml(report: ScanReport, opts: HtmlOptions = {}): string {
     '<header>',
     `<h1>${e(title)}</h1>`,
     `<p>${e(report.tool.name)} ${e(report.tool.version)} · ${e(report.createdAt)} · ${n} finding${n === 1 ? '' : 's'}</p>`,
+    ...(report.advisoryDb ? [`<p class="advisory-db">${e(advisoryDbText(report.advisoryDb))}</p>`] : []),
     '</header>',
     '<main>',
     summary(report),

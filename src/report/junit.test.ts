@@ -10,6 +10,7 @@ import { tempDir } from '../../test/helpers/tmp.js';
 import type { ScanReport } from '../model/report.js';
 import { loadWriter } from './index.js';
 import { toJUnit, xmlAttr, xmlText } from './junit.js';
+import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 
 /** Any string, and strings made of the characters that matter to XML, so generated strings hit them often. */
 const anyString = fc.oneof(
@@ -96,7 +97,9 @@ function expected(report: ScanReport) {
     ...r.findings.map((f) => ({
       classname: carried(f.checkId),
       name: carried(f.resource.id),
-      child: { fail: 'failure', unknown: 'skipped', waived: 'skipped', pass: '' }[f.status],
+      child: { fail: 'failure', unknown: 'skipped', waived: 'skipped', suppressed: 'skipped', pass: '' }[
+        f.status
+      ],
       message:
         f.status === 'fail'
           ? carried(f.message)
@@ -183,5 +186,53 @@ test('escaping: any string as attribute or text keeps the document well-formed',
       }
     }),
     { numRuns: 300 },
+  );
+});
+
+test('vulnerabilities: one testcase each (classname = target + package), failures with versions, VEX as skipped', async () => {
+  for (const report of [vulnerabilityReport(), vulnerabilityReport({ hostile: HOSTILE })]) {
+    const xml = (await loadWriter('junit')).write(report);
+    assert.equal(XMLValidator.validate(xml), true);
+    xmllint(xml);
+    const cases = pythonTestcases(xml);
+    const expectedCases = report.results.flatMap((r) =>
+      r.findings.map((f) => {
+        const v = f.vulnerability;
+        if (!v) return { classname: carried(f.checkId), name: carried(f.resource.id), child: 'failure' };
+        return {
+          classname: carried(`${r.target} ${v.package.name}`),
+          name: carried(v.id),
+          child: f.status === 'suppressed' ? 'skipped' : 'failure',
+        };
+      }),
+    );
+    assert.deepEqual(
+      cases.map(({ classname, name, child }) => ({ classname, name, child })),
+      expectedCases,
+    );
+    for (const [i, f] of report.results.flatMap((r) => r.findings).entries()) {
+      const v = f.vulnerability;
+      if (!v) continue;
+      const msg = cases[i]!.message;
+      if (f.status === 'suppressed') {
+        assert.ok(msg.startsWith('suppressed: '), msg);
+        assert.ok(msg.includes(carried(v.vex!.justification!)), msg);
+        assert.ok(msg.includes(carried(v.vex!.statement!)), msg);
+      } else {
+        assert.ok(msg.includes(carried(v.installedVersion)), msg);
+        assert.ok(
+          v.fixedVersion ? msg.includes(v.fixedVersion) : /no fix yet|will not be fixed/.test(msg),
+          msg,
+        );
+      }
+    }
+  }
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+    toJUnit(vulnerabilityReport()),
+  ) as { testsuites: { tests: string; failures: string; skipped: string } };
+  // Six findings: five failing (four vulnerabilities and the configuration check), one suppressed.
+  assert.deepEqual(
+    [doc.testsuites.tests, doc.testsuites.failures, doc.testsuites.skipped].map(Number),
+    [6, 5, 1],
   );
 });

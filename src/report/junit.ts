@@ -2,11 +2,21 @@
  * JUnit XML for CI dashboards: one `testsuite` per target, one `testcase` per finding (classname = check id,
  * name = resource id). A failing check is a `failure` (type = severity); an undecided check and a waived finding
  * are `skipped` with the reason; a pass is a plain testcase; a target that could not be read is an `error`.
+ * A vulnerability finding is a testcase of its own too (classname = target and package, name = vulnerability id):
+ * a `failure` with the installed and fixed versions, or `skipped` with the VEX statement when one suppresses it.
  */
 import type { Finding } from '../model/finding.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
 import { countByStatus, describeEvidence, referenceLabel, visible } from './common.js';
 import type { Writer } from './types.js';
+import {
+  fixText,
+  isVulnerability,
+  versionsText,
+  vexReason,
+  vulnReferences,
+  type VulnerabilityFinding,
+} from './vulnerability.js';
 
 /** Escapes text content. `>` is escaped too, so `]]>` never appears. */
 export function xmlText(s: string): string {
@@ -29,6 +39,21 @@ function attrs(a: Record<string, string | number>): string {
     .join('');
 }
 
+function vulnerabilityDetails(f: VulnerabilityFinding): string[] {
+  const v = f.vulnerability;
+  const lines = [
+    `package: ${v.package.name} ${v.installedVersion} (${v.package.arch}, source ${v.package.sourceName} ${v.package.sourceVersion})`,
+    `installed: ${v.installedVersion}`,
+    `fixed: ${fixText(v)}`,
+    `purl: ${v.package.purl}`,
+  ];
+  for (const c of v.cvss) lines.push(`cvss ${c.version}: ${c.baseScore} ${c.severity} ${c.vector}`);
+  if (v.distroSeverity) lines.push(`${v.distroSeverity.source} rating: ${v.distroSeverity.rating}`);
+  for (const r of vulnReferences(v)) lines.push(`alias: ${r.id}${r.source.url ? ` ${r.source.url}` : ''}`);
+  if (v.vex) lines.push(`vex: ${vexReason(v.vex)}`);
+  return lines;
+}
+
 function details(f: Finding): string {
   const lines = [
     f.message,
@@ -36,6 +61,7 @@ function details(f: Finding): string {
     `check: ${f.checkId} (${f.severity})`,
     `resource: ${f.resource.type} ${f.resource.id}`,
   ];
+  if (isVulnerability(f)) lines.push(...vulnerabilityDetails(f));
   if (f.platform) lines.push(`platform: ${f.platform}`);
   for (const e of describeEvidence(f)) lines.push(`evidence: ${e}`);
   if (f.remediation) lines.push(`remediation: ${f.remediation}`);
@@ -47,7 +73,33 @@ function details(f: Finding): string {
   return lines.join('\n');
 }
 
-function testcase(f: Finding, ind: string): string {
+/** The testcase of a vulnerability finding: classname = target + package, name = the vulnerability id. */
+function vulnerabilityTestcase(f: VulnerabilityFinding, r: ScanResult, ind: string): string {
+  const v = f.vulnerability;
+  const head = `${ind}<testcase${attrs({ classname: `${r.target} ${v.package.name}`, name: v.id, time: 0 })}`;
+  const body = (tag: string, a: Record<string, string>) =>
+    `${head}>\n${ind}  <${tag}${attrs(a)}>${xmlText(details(f))}</${tag}>\n${ind}</testcase>`;
+  const summary = `${v.id}: ${versionsText(v)}`;
+  switch (f.status) {
+    case 'pass':
+      return `${head}/>`;
+    case 'fail':
+      return body('failure', { message: summary, type: f.severity });
+    case 'unknown':
+      return body('skipped', { message: `unknown: ${summary}` });
+    case 'waived': {
+      const w = f.waiver;
+      return body('skipped', {
+        message: w ? `waived: ${w.justification} (owner ${w.owner}, expires ${w.expires})` : 'waived',
+      });
+    }
+    case 'suppressed':
+      return body('skipped', { message: `suppressed: ${v.vex ? vexReason(v.vex) : 'by a VEX statement'}` });
+  }
+}
+
+function testcase(f: Finding, r: ScanResult, ind: string): string {
+  if (isVulnerability(f)) return vulnerabilityTestcase(f, r, ind);
   const head = `${ind}<testcase${attrs({ classname: f.checkId, name: f.resource.id, time: 0 })}`;
   switch (f.status) {
     case 'pass':
@@ -59,6 +111,11 @@ function testcase(f: Finding, ind: string): string {
     case 'waived': {
       const w = f.waiver;
       const why = w ? `waived: ${w.justification} (owner ${w.owner}, expires ${w.expires})` : 'waived';
+      return `${head}>\n${ind}  <skipped${attrs({ message: why })}>${xmlText(details(f))}</skipped>\n${ind}</testcase>`;
+    }
+    case 'suppressed': {
+      const vex = f.vulnerability?.vex;
+      const why = `suppressed: ${vex ? vexReason(vex) : 'by a VEX statement'}`;
       return `${head}>\n${ind}  <skipped${attrs({ message: why })}>${xmlText(details(f))}</skipped>\n${ind}</testcase>`;
     }
   }
@@ -78,7 +135,7 @@ function suite(
   const c = countByStatus(r.findings);
   const errors = r.error ? 1 : 0;
   const tests = c.total + errors;
-  const skipped = c.unknown + c.waived;
+  const skipped = c.unknown + c.waived + c.suppressed;
   const lines = [
     `  <testsuite${attrs({
       name: r.target,
@@ -102,7 +159,7 @@ function suite(
       `    </testcase>`,
     );
   }
-  for (const f of r.findings) lines.push(testcase(f, '    '));
+  for (const f of r.findings) lines.push(testcase(f, r, '    '));
   lines.push(`  </testsuite>`);
   return { xml: lines.join('\n'), tests, failures: c.fail, errors, skipped };
 }

@@ -2,14 +2,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import cvss from 'ae-cvss-calculator';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { allFindings, assessmentReport, HOSTILE } from '../../test/helpers/assessment.js';
 import type { ScanReport } from '../model/report.js';
 import { loadWriter } from './index.js';
+import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 import {
   FINGERPRINT_KEY,
+  helpUri,
   SECURITY_SEVERITY,
   targetBaseId,
   toSarif,
@@ -147,7 +150,13 @@ test('every finding that did not pass is a result: kind, level, suppression and 
       assert.equal(run.tool.driver.rules[r.ruleIndex]!.id, f.checkId);
       assert.equal(r.partialFingerprints[FINGERPRINT_KEY], f.id);
       assert.equal(r.message.text, f.message);
-      const expectKind = { fail: 'fail', waived: 'fail', unknown: 'review', pass: 'pass' }[f.status];
+      const expectKind = {
+        fail: 'fail',
+        waived: 'fail',
+        suppressed: 'fail',
+        unknown: 'review',
+        pass: 'pass',
+      }[f.status];
       assert.equal(r.kind, expectKind, `${f.checkId} ${f.status}`);
       if (r.kind === 'fail') {
         assert.equal(
@@ -317,4 +326,100 @@ test('toUri gives a valid uri-reference for any string and never throws', () => 
   assert.equal(toUri('C:\\VMs\\web.vmx'), 'file:///C:/VMs/web.vmx');
   assert.equal(toUri('a:b/c'), 'a%3Ab/c', 'a colon in the first segment must not read as a scheme');
   assert.equal(toUri('vsphere://vc.example.org'), 'vsphere://vc.example.org');
+});
+
+test('vulnerabilities: valid SARIF, one rule per id rated by its highest CVSS score, package locations, VEX', () => {
+  assertValid(JSON.stringify(toSarif(vulnerabilityReport({ hostile: HOSTILE }))));
+  const report = vulnerabilityReport();
+  const log = assertValid(JSON.stringify(toSarif(report)));
+  const run = log.runs[0]!;
+  const vulnFindings = report.results.flatMap((r) => r.findings.filter((f) => f.vulnerability));
+  const byId = new Map<string, typeof vulnFindings>();
+  for (const f of vulnFindings) byId.set(f.checkId, [...(byId.get(f.checkId) ?? []), f]);
+  for (const [id, findings] of byId) {
+    const rules = run.tool.driver.rules.filter((r) => r.id === id);
+    assert.equal(rules.length, 1, `one rule for ${id}`);
+    const rule = rules[0]!;
+    assert.deepEqual(rule.properties.tags, ['security', 'vulnerability']);
+    // The highest base score, computed from the vectors by the calculator, not read back from the report.
+    const best = Math.max(
+      ...findings.flatMap((f) =>
+        f.vulnerability!.cvss.map((c) => {
+          const calc =
+            c.version === '2.0'
+              ? new cvss.Cvss2(c.vector)
+              : c.version === '3.1'
+                ? new cvss.Cvss3P1(c.vector)
+                : c.version === '3.0'
+                  ? new cvss.Cvss3P0(c.vector)
+                  : new cvss.Cvss4P0(c.vector);
+          return Number(calc.calculateScores().base);
+        }),
+      ),
+    );
+    assert.equal(rule.properties['security-severity'], best.toFixed(1), id);
+    assert.equal(rule.helpUri, findings[0]!.references![0]!.url);
+  }
+  assert.equal(
+    run.tool.driver.rules.find((r) => r.id === 'CVE-2024-5535')!.properties['security-severity'],
+    '9.1',
+  );
+
+  const image = run.results.filter((r) => r.properties.target === report.results[0]!.target);
+  for (const [i, r] of report.results.entries()) {
+    for (const f of r.findings.filter((x) => x.vulnerability)) {
+      const res = run.results.find((x) => x.ruleId === f.checkId && x.properties.target === r.target)!;
+      const v = f.vulnerability!;
+      // The package database, inside the target, and the package as a logical location.
+      assert.deepEqual(res.locations[0]!.physicalLocation!.artifactLocation, {
+        uri: 'var/lib/dpkg/status',
+        uriBaseId: targetBaseId(i),
+      });
+      assert.deepEqual(res.locations[0]!.logicalLocations![0]!.name, v.package.name);
+      assert.equal(res.locations[0]!.logicalLocations![0]!.kind, 'package');
+      assert.ok(res.message.text.includes(v.installedVersion), res.message.text);
+      if (v.fixedVersion) assert.ok(res.message.text.includes(v.fixedVersion), res.message.text);
+      else assert.match(res.message.text, /no fix yet|will not be fixed/);
+      if (f.status === 'suppressed') {
+        assert.equal(res.kind, 'fail');
+        assert.equal(res.suppressions?.length, 1);
+        assert.equal(res.suppressions![0]!.kind, 'external');
+        assert.equal(res.suppressions![0]!.status, 'accepted');
+        assert.ok(res.suppressions![0]!.justification.includes(v.vex!.statement!));
+        assert.ok(res.suppressions![0]!.justification.includes(v.vex!.justification!));
+      } else {
+        assert.equal(res.suppressions, undefined);
+      }
+    }
+  }
+  assert.equal(image.length, 4);
+  // Both targets have a base: a host as before, and now the image whose package database the results point into.
+  assert.deepEqual(Object.keys(run.originalUriBaseIds ?? {}).sort(), [targetBaseId(0), targetBaseId(1)]);
+  assert.match(
+    run.originalUriBaseIds![targetBaseId(0)]!.description.text,
+    /inside the disk image images\/vm1\.qcow2/,
+  );
+  assert.equal(run.originalUriBaseIds![targetBaseId(0)]!.uri, undefined);
+});
+
+test('helpUri gives a valid RFC 3986 uri for any http(s) URL, and nothing for other strings', () => {
+  const isUri = ajv.compile({ type: 'string', format: 'uri' });
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.webUrl({ withQueryParameters: true, withFragments: true }),
+        fc.string({ unit: 'binary' }).map((s) => `https://security-tracker.debian.org/tracker/${s}`),
+        fc.string({ unit: 'binary' }),
+      ),
+      (s) => {
+        const u = helpUri(s);
+        if (u === undefined) return;
+        assert.ok(isUri(u), `${JSON.stringify(s)} -> ${JSON.stringify(u)}`);
+        assert.equal(new URL(u).origin, new URL(s).origin);
+      },
+    ),
+    { numRuns: 500 },
+  );
+  assert.equal(helpUri('javascript:alert(1)'), undefined);
+  assert.equal(helpUri('https://example.org/a]b|c'), 'https://example.org/a%5Db%7Cc');
 });

@@ -1,16 +1,29 @@
 /**
  * SARIF 2.1.0 (OASIS): one run, one rule per check that produced a finding, one result per finding that did not
  * pass (passes are counted in `run.properties.passed`, and written as `kind: pass` only on request: GitHub code
- * scanning caps the results of a run). Undecided checks are `kind: review`, waived findings carry an accepted
- * external suppression; target errors become tool execution notifications. Evidence files of host targets (read
- * over SSH, from a directory root or inside a disk image) are relative to a per-target `uriBaseId` declared in
- * `run.originalUriBaseIds`, since they are not files of the machine that ran the scan. Shaped for GitHub code
- * scanning (`security-severity`, `partialFingerprints`).
+ * scanning caps the results of a run). Undecided checks are `kind: review`; waived findings, and vulnerability
+ * findings a VEX statement suppresses, carry an accepted external suppression with its justification; target
+ * errors become tool execution notifications. Evidence files of host and image targets (read over SSH, from a
+ * directory root or inside a disk image) are relative to a per-target `uriBaseId` declared in
+ * `run.originalUriBaseIds`, since they are not files of the machine that ran the scan. A vulnerability gets one
+ * rule per vulnerability id, rated by its highest CVSS base score, and each affected package is a logical location
+ * of kind `package`. Shaped for GitHub code scanning (`security-severity`, `partialFingerprints`).
  */
 import type { Finding, Severity } from '../model/finding.js';
-import type { ScanReport, ScanResult } from '../model/report.js';
+import type { AdvisoryDbStatus, ScanReport, ScanResult } from '../model/report.js';
 import { describeEvidence, findingsOf, httpUrl, referenceLabel } from './common.js';
 import type { Writer } from './types.js';
+import {
+  fixText,
+  highestCvss,
+  isVulnerability,
+  upgradeAdvice,
+  versionsText,
+  vexReason,
+  vulnReferences,
+  vulnUrl,
+  type VulnerabilityFinding,
+} from './vulnerability.js';
 
 export const SARIF_SCHEMA_URI =
   'https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json';
@@ -81,7 +94,8 @@ export interface SarifResult {
     kind: 'external';
     status: 'accepted' | 'rejected';
     justification: string;
-    properties: { owner: string; expires: string; expired: boolean };
+    /** A waiver: `owner`, `expires`, `expired`. A VEX statement: `vexStatus`, `vexJustification`, `document`. */
+    properties: Record<string, string | boolean>;
   }>;
   properties: Record<string, unknown>;
 }
@@ -115,6 +129,8 @@ export interface SarifLog {
       passed: number;
       passingResults: 'omitted' | 'included';
       targets: Array<{ target: string; kind: string; packages: number; error?: string }>;
+      /** The advisory database vulnerabilities were matched against, when the scan looked for them. */
+      advisoryDb?: AdvisoryDbStatus;
     };
   }>;
 }
@@ -132,10 +148,13 @@ export function targetBaseId(index: number): string {
 }
 
 /**
- * Where the files of a host target live, for `run.originalUriBaseIds`: a `uri` only for a local directory root
- * (`root:DIR` with an absolute DIR); a host read over SSH or a disk image has no URI on the scanning machine.
+ * Where the files of a host or image target live, for `run.originalUriBaseIds`: a `uri` only for a local directory
+ * root (`root:DIR` with an absolute DIR); a host read over SSH or a disk image has no URI on the scanning machine.
  */
-function targetBase(target: string): BaseLocation {
+function targetBase(target: string, kind: ScanResult['kind']): BaseLocation {
+  if (kind === 'image') {
+    return { description: { text: `The root filesystem inside the disk image ${target}` } };
+  }
   if (target.startsWith('root:')) {
     const dir = target.slice('root:'.length);
     const base: BaseLocation = {
@@ -194,6 +213,22 @@ export function toUri(pathOrUri: string): string {
   return encode(p);
 }
 
+/**
+ * An absolute http(s) URL as an RFC 3986 `uri` (SARIF's `helpUri` format): WHATWG URL serialisation leaves a few
+ * characters RFC 3986 forbids in paths and queries (`[`, `]`, `|`, `^`, a stray `%`...); they are percent-encoded
+ * after the origin. Undefined for anything that is not an http(s) URL.
+ */
+export function helpUri(url: string | undefined): string | undefined {
+  const href = httpUrl(url);
+  if (href === undefined) return undefined;
+  const origin = new URL(href).origin;
+  const rest = href
+    .slice(origin.length)
+    .replace(/%(?![0-9A-Fa-f]{2})/g, '%25')
+    .replace(/[^A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]/gu, (c) => encodeURIComponent(c));
+  return origin + rest;
+}
+
 function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
   const refs = f.references ?? [];
   const helpLines = [f.remediation ?? f.title];
@@ -205,7 +240,7 @@ function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
     }
   }
   const tags = [...new Set(['security', ...(f.platform ? [f.platform] : []), ...refs.map(referenceLabel)])];
-  const helpUri = refs.map((r) => httpUrl(r.url)).find((u) => u !== undefined);
+  const uri = refs.map((r) => helpUri(r.url)).find((u) => u !== undefined);
   const sev = SECURITY_SEVERITY[f.severity];
   return {
     id: f.checkId,
@@ -213,7 +248,7 @@ function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
     shortDescription: { text: f.title },
     fullDescription: { text: rationale ?? f.title },
     help: { text: helpLines.join('\n') },
-    ...(helpUri ? { helpUri } : {}),
+    ...(uri ? { helpUri: uri } : {}),
     defaultConfiguration: { level: LEVEL[f.severity] },
     properties: {
       tags,
@@ -224,12 +259,63 @@ function ruleOf(f: Finding, rationale: string | undefined): SarifRule {
   };
 }
 
+/**
+ * The rule of a vulnerability: `security-severity` is the highest CVSS base score any of its findings carries
+ * (GitHub ranks alerts by it), else the band of its severity; the help lists the fix and every other id.
+ */
+function vulnRuleOf(f: VulnerabilityFinding, all: readonly VulnerabilityFinding[]): SarifRule {
+  const v = f.vulnerability;
+  const scores = all.map((x) => highestCvss(x.vulnerability)).filter((x) => x !== undefined);
+  const sev = scores.length > 0 ? Math.max(...scores).toFixed(1) : SECURITY_SEVERITY[f.severity];
+  const helpLines = [f.title || v.id];
+  const advice = [
+    ...new Set(
+      all.map(
+        (x) =>
+          upgradeAdvice(x.vulnerability) ?? `${x.vulnerability.package.name}: ${fixText(x.vulnerability)}`,
+      ),
+    ),
+  ];
+  helpLines.push('', ...advice);
+  const refs = vulnReferences(v);
+  if (refs.length > 0 || (f.references ?? []).length > 0) {
+    helpLines.push('', 'References:');
+    for (const r of f.references ?? []) {
+      const url = httpUrl(r.url);
+      helpLines.push(`- ${referenceLabel(r)}${url && url !== r.id ? ` <${url}>` : ''}`);
+    }
+    for (const r of refs)
+      helpLines.push(`- ${r.id} (${r.source.name})${r.source.url ? ` <${r.source.url}>` : ''}`);
+  }
+  const uri = helpUri(vulnUrl(f));
+  return {
+    id: f.checkId,
+    name: f.checkId,
+    shortDescription: { text: f.title || v.id },
+    fullDescription: { text: f.title || v.id },
+    help: { text: helpLines.join('\n') },
+    ...(uri ? { helpUri: uri } : {}),
+    defaultConfiguration: { level: LEVEL[f.severity] },
+    properties: {
+      tags: ['security', 'vulnerability'],
+      ...(sev !== undefined ? { 'security-severity': sev } : {}),
+      severity: f.severity,
+      ...(f.platform ? { platform: f.platform } : {}),
+    },
+  };
+}
+
+/** Host and image targets hold their files themselves: evidence paths are relative to the target's root. */
+function inTarget(r: ScanResult): boolean {
+  return r.kind === 'host' || r.kind === 'image';
+}
+
 function locationOf(f: Finding, r: ScanResult, baseId: string): SarifLocation {
   const e = f.evidence;
   const loc: SarifLocation = {};
   if (e?.file !== undefined && e.file !== '') {
-    // Config targets are local files; a host's files are on the host (or in its image), not on this machine.
-    const artifactLocation = r.kind === 'host' ? hostArtifact(e.file, baseId) : { uri: toUri(e.file) };
+    // Config targets are local files; a host's or an image's files are in the target, not on this machine.
+    const artifactLocation = inTarget(r) ? hostArtifact(e.file, baseId) : { uri: toUri(e.file) };
     loc.physicalLocation = { artifactLocation };
     if (e.line !== undefined && Number.isSafeInteger(e.line) && e.line >= 1) {
       loc.physicalLocation.region = { startLine: e.line };
@@ -239,6 +325,13 @@ function locationOf(f: Finding, r: ScanResult, baseId: string): SarifLocation {
   } else if (r.target !== '') {
     // No file to point at (a host setting read over an API, a VM as a whole): the target itself.
     loc.physicalLocation = { artifactLocation: { uri: toUri(r.target) } };
+  }
+  if (isVulnerability(f)) {
+    const p = f.vulnerability.package;
+    loc.logicalLocations = [
+      { name: p.name, fullyQualifiedName: `${r.target}::package:${p.name}@${p.version}`, kind: 'package' },
+    ];
+    return loc;
   }
   loc.logicalLocations = [
     {
@@ -258,7 +351,11 @@ function resultOf(f: Finding, r: ScanResult, ruleIndex: number, baseId: string):
     kind,
     // SARIF: a result whose kind is not `fail` has level `none`.
     level: kind === 'fail' ? LEVEL[f.severity] : 'none',
-    message: { text: f.message || f.title },
+    message: {
+      text: isVulnerability(f)
+        ? `${f.title || f.vulnerability.id}: ${versionsText(f.vulnerability)}`
+        : f.message || f.title,
+    },
     locations: [locationOf(f, r, baseId)],
     partialFingerprints: { [FINGERPRINT_KEY]: f.id },
     properties: {
@@ -270,8 +367,27 @@ function resultOf(f: Finding, r: ScanResult, ruleIndex: number, baseId: string):
       resourceId: f.resource.id,
       ...(f.platform ? { platform: f.platform } : {}),
       ...(f.evidence ? { evidence: { ...f.evidence, summary: describeEvidence(f).join('; ') } } : {}),
+      ...(isVulnerability(f) ? { vulnerability: vulnerabilityProperties(f) } : {}),
     },
   };
+  const vex = f.vulnerability?.vex;
+  if (f.status === 'suppressed') {
+    res.suppressions = [
+      {
+        kind: 'external',
+        status: 'accepted',
+        justification: vex ? vexReason(vex) : 'suppressed (no VEX statement recorded)',
+        properties: vex
+          ? {
+              vexStatus: vex.status,
+              ...(vex.justification !== undefined ? { vexJustification: vex.justification } : {}),
+              document: vex.document,
+            }
+          : {},
+      },
+    ];
+    return res;
+  }
   if (f.waiver) {
     const expired = f.waiver.expired === true;
     res.suppressions = [
@@ -288,6 +404,23 @@ function resultOf(f: Finding, r: ScanResult, ruleIndex: number, baseId: string):
   return res;
 }
 
+/** What a SARIF viewer shows of a vulnerability beyond the message: package, versions, fix state, CVSS. */
+function vulnerabilityProperties(f: VulnerabilityFinding): Record<string, unknown> {
+  const v = f.vulnerability;
+  return {
+    id: v.id,
+    aliases: v.aliases,
+    package: v.package.name,
+    purl: v.package.purl,
+    installedVersion: v.installedVersion,
+    ...(v.fixedVersion !== undefined ? { fixedVersion: v.fixedVersion } : {}),
+    fixState: v.fixState,
+    cvss: v.cvss.map((c) => ({ version: c.version, vector: c.vector, baseScore: c.baseScore })),
+    ...(v.distroSeverity ? { distroSeverity: v.distroSeverity } : {}),
+    ...(v.vex ? { vex: v.vex } : {}),
+  };
+}
+
 /** Builds the SARIF log of a report. */
 export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLog {
   const all = findingsOf(report);
@@ -296,7 +429,19 @@ export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLo
     if (!firstByCheck.has(finding.checkId)) firstByCheck.set(finding.checkId, finding);
   const ids = [...firstByCheck.keys()].sort();
   const index = new Map(ids.map((id, i) => [id, i]));
-  const rules = ids.map((id) => ruleOf(firstByCheck.get(id)!, options.rationale?.(id)));
+  const vulnsByCheck = new Map<string, VulnerabilityFinding[]>();
+  for (const { finding } of all) {
+    if (!isVulnerability(finding)) continue;
+    const list = vulnsByCheck.get(finding.checkId);
+    if (list) list.push(finding);
+    else vulnsByCheck.set(finding.checkId, [finding]);
+  }
+  const rules = ids.map((id) => {
+    const first = firstByCheck.get(id)!;
+    return isVulnerability(first)
+      ? vulnRuleOf(first, vulnsByCheck.get(id) ?? [first])
+      : ruleOf(first, options.rationale?.(id));
+  });
   const targetIndex = new Map(report.results.map((r, i) => [r, i]));
   const includePassing = options.includePassing === true;
   const passed = all.filter(({ finding }) => finding.status === 'pass').length;
@@ -307,7 +452,9 @@ export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLo
     );
   const bases: Record<string, BaseLocation> = {};
   report.results.forEach((r, i) => {
-    if (r.kind === 'host') bases[targetBaseId(i)] = targetBase(r.target);
+    // Every host (as before); an image only when one of its findings points into it.
+    if (r.kind === 'host' || (r.kind === 'image' && r.findings.some((f) => f.evidence?.file)))
+      bases[targetBaseId(i)] = targetBase(r.target, r.kind);
   });
   const notifications = report.results
     .filter((r) => r.error)
@@ -351,6 +498,7 @@ export function toSarif(report: ScanReport, options: SarifOptions = {}): SarifLo
             packages: r.packages.length,
             ...(r.error ? { error: `${r.error.message} [${r.error.code}]` } : {}),
           })),
+          ...(report.advisoryDb ? { advisoryDb: report.advisoryDb } : {}),
         },
       },
     ],

@@ -1,5 +1,69 @@
 import type { ScanReport, ScanResult } from '../model/report.js';
+import { countByStatus } from './common.js';
 import type { Writer } from './types.js';
+import {
+  advisoryDbText,
+  compareVulnerabilities,
+  countVulnerabilities,
+  isVulnerability,
+  vexReason,
+  vulnerabilitySummary,
+  type VulnerabilityFinding,
+} from './vulnerability.js';
+
+/** One table cell: control characters (line breaks, escapes from a hostile report) become spaces. */
+function cell(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
+}
+
+/**
+ * The status of a vulnerability for the table: `FAIL`, `WAIVED`..., and for a suppressed one the VEX statement's
+ * status and justification.
+ */
+function vulnStatus(f: VulnerabilityFinding): string {
+  const vex = f.vulnerability.vex;
+  if (f.status === 'suppressed') return vex ? `SUPPRESSED: ${cell(vexReason(vex))}` : 'SUPPRESSED';
+  return f.status.toUpperCase();
+}
+
+/**
+ * The vulnerabilities of one target, most severe first (then by id), and the summary line: how many, per
+ * severity, how many have a fix, how many a VEX statement suppressed. Passing findings are not listed.
+ */
+export function vulnerabilityTable(findings: readonly VulnerabilityFinding[]): string[] {
+  const shown = findings.filter((f) => f.status !== 'pass').sort(compareVulnerabilities);
+  const out = [
+    '',
+    'Vulnerabilities',
+    '---------------',
+    vulnerabilitySummary(countVulnerabilities(findings)),
+  ];
+  if (shown.length === 0) return out;
+  out.push(
+    columns([
+      ['SEVERITY', 'ID', 'PACKAGE', 'INSTALLED', 'FIXED', 'STATUS'],
+      ...shown.map((f) => {
+        const v = f.vulnerability;
+        const fixed =
+          v.fixedVersion !== undefined && v.fixedVersion !== ''
+            ? v.fixedVersion
+            : v.fixState === 'wont-fix'
+              ? "won't fix"
+              : 'no fix yet';
+        return [
+          f.severity.toUpperCase(),
+          cell(v.id),
+          cell(v.package.name),
+          cell(v.installedVersion),
+          cell(fixed),
+          vulnStatus(f),
+        ];
+      }),
+    ]),
+  );
+  return out;
+}
 
 /** Aligns rows into columns separated by two spaces; the first row is the header. */
 export function columns(rows: string[][]): string {
@@ -69,12 +133,14 @@ function section(r: ScanResult): string {
       ]),
     );
   }
-  if (r.findings.length > 0) {
-    const shown = r.findings.filter((f) => f.status !== 'pass');
-    const count = (s: string): number => r.findings.filter((f) => f.status === s).length;
+  const checks = r.findings.filter((f) => !isVulnerability(f));
+  const vulns = r.findings.filter(isVulnerability);
+  if (checks.length > 0) {
+    const shown = checks.filter((f) => f.status !== 'pass');
+    const c = countByStatus(checks);
     out.push(
       '',
-      `Findings: ${count('fail')} failed, ${count('unknown')} unknown, ${count('waived')} waived, ${count('pass')} passed`,
+      `Findings: ${c.fail} failed, ${c.unknown} unknown, ${c.waived} waived, ${c.suppressed} suppressed, ${c.pass} passed`,
     );
     if (shown.length > 0) {
       out.push(
@@ -85,12 +151,13 @@ function section(r: ScanResult): string {
             f.severity.toUpperCase(),
             f.checkId,
             f.resource.id,
-            f.message,
+            cell(f.message),
           ]),
         ]),
       );
     }
   }
+  if (vulns.length > 0) out.push(...vulnerabilityTable(vulns));
   return out.join('\n');
 }
 
@@ -98,5 +165,8 @@ function section(r: ScanResult): string {
 export const tableWriter: Writer = {
   format: 'table',
   extension: 'txt',
-  write: (report: ScanReport) => report.results.map(section).join('\n\n') + '\n',
+  write: (report: ScanReport) =>
+    [...report.results.map(section), ...(report.advisoryDb ? [advisoryDbText(report.advisoryDb)] : [])].join(
+      '\n\n',
+    ) + '\n',
 };

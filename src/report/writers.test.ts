@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
+import cvss from 'ae-cvss-calculator';
+import { HOSTILE } from '../../test/helpers/assessment.js';
 import type { ScanReport } from '../model/report.js';
 import { loadWriter } from './index.js';
 import { packageUrl } from './purl.js';
+import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 import { FORMATS } from './types.js';
 
 const REPORT: ScanReport = {
@@ -140,5 +143,243 @@ test('purl: hostile package names with lone surrogates do not crash the writers'
   assert.equal(
     packageUrl(pkg, os),
     'pkg:deb/debian/bad%EF%BF%BDname@1%EF%BF%BD?arch=amd64&distro=debian-12&upstream=openssl%403.0.15-1%7Edeb12u1',
+  );
+});
+
+/** A CVSS base score computed from its vector by the calculator, independently of the report's own numbers. */
+function baseScore(version: string, vector: string): number {
+  const calc =
+    version === '2.0'
+      ? new cvss.Cvss2(vector)
+      : version === '3.0'
+        ? new cvss.Cvss3P0(vector)
+        : version === '3.1'
+          ? new cvss.Cvss3P1(vector)
+          : new cvss.Cvss4P0(vector);
+  return Number(calc.calculateScores().base);
+}
+
+interface CdxVuln {
+  'bom-ref': string;
+  id: string;
+  source?: { name?: string; url?: string };
+  references?: Array<{ id: string; source: { name?: string; url?: string } }>;
+  ratings?: Array<{
+    method?: string;
+    score?: number;
+    vector?: string;
+    severity?: string;
+    source?: { name?: string };
+  }>;
+  description?: string;
+  recommendation?: string;
+  published?: string;
+  updated?: string;
+  analysis?: { state?: string; justification?: string; detail?: string };
+  affects: Array<{ ref: string; versions?: Array<{ version: string; status?: string }> }>;
+}
+interface CdxBom {
+  components: Array<{ 'bom-ref': string; type: string; name: string; purl?: string; version?: string }>;
+  vulnerabilities?: CdxVuln[];
+}
+
+test('CycloneDX with vulnerabilities is valid CycloneDX 1.6 (official schema), hostile strings included', async () => {
+  const writer = await loadWriter('cyclonedx');
+  const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+  for (const report of [vulnerabilityReport(), vulnerabilityReport({ hostile: HOSTILE })]) {
+    const text = writer.write(report);
+    assert.equal(await validator.validate(text), null);
+    const bom = JSON.parse(text) as CdxBom;
+    const refs = new Set(bom.components.map((c) => c['bom-ref']));
+    for (const v of bom.vulnerabilities ?? []) for (const a of v.affects) assert.ok(refs.has(a.ref), a.ref);
+  }
+  // The validator does check the vulnerabilities: an unknown rating method is refused.
+  const bom = JSON.parse(writer.write(vulnerabilityReport())) as CdxBom;
+  bom.vulnerabilities![0]!.ratings![0]!.method = 'CVSSv5';
+  assert.notEqual(await validator.validate(JSON.stringify(bom)), null);
+});
+
+test('CycloneDX vulnerabilities: one per id, affects the component of the package in each target, ratings, VEX', async () => {
+  const report = vulnerabilityReport();
+  const bom = JSON.parse((await loadWriter('cyclonedx')).write(report)) as CdxBom;
+  const vulns = new Map((bom.vulnerabilities ?? []).map((v) => [v.id, v]));
+  const inputIds = new Set(
+    report.results.flatMap((r) => r.findings.filter((f) => f.vulnerability).map((f) => f.vulnerability!.id)),
+  );
+  assert.deepEqual(new Set(vulns.keys()), inputIds);
+  assert.equal(bom.vulnerabilities!.length, inputIds.size, 'one entry per vulnerability id');
+  const component = (ref: string) => bom.components.find((c) => c['bom-ref'] === ref)!;
+
+  // CVE-2024-5535 is on libssl3 in both targets: two affects, each the component of that target.
+  const ssl = vulns.get('CVE-2024-5535')!;
+  const sslPkg = report.results[0]!.packages.find((p) => p.name === 'libssl3')!;
+  assert.deepEqual(
+    ssl.affects.map((a) => a.ref).sort(),
+    [0, 1].map((i) => `${packageUrl(sslPkg, report.results[i]!.os)}#${i}`),
+  );
+  for (const a of ssl.affects) {
+    assert.equal(component(a.ref).purl, packageUrl(sslPkg, report.results[0]!.os));
+    assert.deepEqual(a.versions, [{ version: '3.0.11-1~deb12u2', status: 'affected' }]);
+  }
+  assert.deepEqual(ssl.ratings!.map((r) => [r.method, r.score, r.severity]).sort(), [
+    ['CVSSv31', baseScore('3.1', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:H'), 'critical'],
+    ['CVSSv4', baseScore('4.0', 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:H/SC:N/SI:N/SA:N'), 'high'],
+  ]);
+  assert.deepEqual(ssl.source, {
+    name: 'Debian Security Tracker',
+    url: 'https://security-tracker.debian.org/tracker/CVE-2024-5535',
+  });
+  assert.deepEqual(
+    ssl.references!.map((r) => [r.id, r.source.url]),
+    [
+      ['DSA-5000-1', 'https://security-tracker.debian.org/tracker/DSA-5000-1'],
+      ['GHSA-4vq4-pq6g-x7w5', 'https://github.com/advisories/GHSA-4vq4-pq6g-x7w5'],
+    ],
+  );
+  assert.equal(ssl.recommendation, 'Upgrade libssl3 to 3.0.15-1~deb12u1');
+  assert.equal(ssl.published, '2024-06-27T11:15:24.000Z');
+  assert.equal(ssl.updated, '2024-08-01T13:59:00.000Z');
+  assert.equal(ssl.analysis, undefined);
+
+  // No fix yet: no recommendation; the distro's rating as method `other` with its source.
+  const ncurses = vulns.get('CVE-2023-50495')!;
+  assert.equal(ncurses.recommendation, undefined);
+  assert.ok(ncurses.ratings!.some((r) => r.method === 'other' && r.source?.name === 'debian'));
+  const utilLinux = vulns.get('CVE-2022-0563')!;
+  assert.deepEqual(
+    utilLinux
+      .ratings!.filter((r) => r.method !== 'other')
+      .map((r) => [r.method, r.score])
+      .sort(),
+    [
+      ['CVSSv2', baseScore('2.0', 'AV:L/AC:M/Au:N/C:P/I:N/A:N')],
+      ['CVSSv31', baseScore('3.1', 'CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:H/I:N/A:N')],
+    ],
+  );
+
+  // Suppressed by VEX: analysis not_affected, the OpenVEX justification in CycloneDX's terms, the statement.
+  const glibc = vulns.get('CVE-2024-2961')!;
+  assert.equal(glibc.analysis?.state, 'not_affected');
+  assert.equal(glibc.analysis?.justification, 'code_not_reachable');
+  assert.match(glibc.analysis!.detail!, /ISO-2022-CN-EXT/);
+  assert.match(glibc.analysis!.detail!, /vex\/vm1\.openvex\.json/);
+  assert.deepEqual(glibc.affects[0]!.versions, [{ version: '2.36-9+deb12u4', status: 'unaffected' }]);
+});
+
+test('CycloneDX: a vulnerable package the inventory does not list still has a component to point at', async () => {
+  const report = vulnerabilityReport();
+  report.results[1]!.packages = [];
+  const text = (await loadWriter('cyclonedx')).write(report);
+  assert.equal(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(text), null);
+  const bom = JSON.parse(text) as CdxBom;
+  const ssl = bom.vulnerabilities!.find((v) => v.id === 'CVE-2024-5535')!;
+  const host = ssl.affects.find((a) => a.ref.endsWith('#1'))!;
+  const c = bom.components.find((x) => x['bom-ref'] === host.ref)!;
+  assert.equal(c.name, 'libssl3');
+  assert.equal(c.version, '3.0.11-1~deb12u2');
+});
+
+/** SPDX 2.3 Annex F.2: the reference types of the SECURITY category; advisory, fix and url take a URL. */
+const SPDX_SECURITY_TYPES = new Set(['cpe22Type', 'cpe23Type', 'advisory', 'fix', 'url', 'swid']);
+/** SPDX 2.3 JSON schema, `externalRefs` items: these properties and no others. */
+const SPDX_EXTERNAL_REF_KEYS = new Set(['referenceCategory', 'referenceType', 'referenceLocator', 'comment']);
+
+test('SPDX: each vulnerable package has SECURITY advisory references (Annex F), suppressed ones say so', async () => {
+  const report = vulnerabilityReport();
+  for (const r of [report, vulnerabilityReport({ hostile: HOSTILE })]) {
+    const doc = JSON.parse((await loadWriter('spdx')).write(r)) as {
+      packages: Array<{ SPDXID: string; name: string; externalRefs?: Array<Record<string, string>> }>;
+      relationships: Array<{ spdxElementId: string; relatedSpdxElement: string }>;
+    };
+    const ids = new Set(doc.packages.map((p) => p.SPDXID));
+    assert.equal(ids.size, doc.packages.length);
+    for (const rel of doc.relationships) assert.ok(ids.has(rel.relatedSpdxElement));
+    for (const p of doc.packages) {
+      for (const ref of p.externalRefs ?? []) {
+        for (const k of Object.keys(ref)) assert.ok(SPDX_EXTERNAL_REF_KEYS.has(k), k);
+        assert.ok(['SECURITY', 'PACKAGE-MANAGER'].includes(ref.referenceCategory!));
+        if (ref.referenceCategory === 'SECURITY') {
+          assert.ok(SPDX_SECURITY_TYPES.has(ref.referenceType!));
+          assert.match(new URL(ref.referenceLocator!).protocol, /^https?:$/);
+        }
+      }
+    }
+  }
+  const doc = JSON.parse((await loadWriter('spdx')).write(report)) as {
+    packages: Array<{ SPDXID: string; name: string; externalRefs?: Array<Record<string, string>> }>;
+  };
+  const advisories = (name: string, target: number) =>
+    doc.packages
+      .filter((p) => p.name === name && p.SPDXID.startsWith(`SPDXRef-Package-${target}-`))
+      .flatMap((p) => p.externalRefs ?? [])
+      .filter((x) => x.referenceCategory === 'SECURITY');
+  for (const t of [0, 1]) {
+    const ssl = advisories('libssl3', t);
+    // Annex F.2.3's own example locator form: https://nvd.nist.gov/vuln/detail/CVE-2020-28498.
+    assert.ok(
+      ssl.some(
+        (x) =>
+          x.referenceType === 'advisory' &&
+          x.referenceLocator === 'https://nvd.nist.gov/vuln/detail/CVE-2024-5535',
+      ),
+    );
+    assert.ok(
+      ssl.every((x) => x.comment!.includes('3.0.11-1~deb12u2') && x.comment!.includes('3.0.15-1~deb12u1')),
+    );
+  }
+  const glibc = advisories('libc6', 0);
+  assert.ok(glibc.length > 0 && glibc.every((x) => /suppressed, VEX not_affected/.test(x.comment!)));
+  assert.equal(advisories('libc6', 1).length, 0, 'the host has libc6 but no finding on it');
+  assert.equal(advisories('tzdata', 0).length, 0);
+});
+
+test('table: a Vulnerabilities section per target after the checks, most severe first, with the summary line', async () => {
+  const text = (await loadWriter('table')).write(vulnerabilityReport());
+  const [image, host] = text.split('\n\nssh://');
+  const rows = (section: string) => {
+    const lines = section!.split('\n');
+    const head = lines.findIndex((l) => l.startsWith('SEVERITY  ID'));
+    return lines.slice(head + 1).filter((l) => /^[A-Z]+ {2}/.test(l));
+  };
+  assert.match(
+    image!,
+    /\nVulnerabilities\n-+\n3 vulnerabilities \(1 critical, 0 high, 1 medium, 1 low, 0 info\), 1 fixable, 1 suppressed\n/,
+  );
+  assert.deepEqual(
+    rows(image!).map((l) => l.split(/\s{2,}/).slice(0, 5)),
+    [
+      ['CRITICAL', 'CVE-2024-5535', 'libssl3', '3.0.11-1~deb12u2', '3.0.15-1~deb12u1'],
+      ['HIGH', 'CVE-2024-2961', 'libc6', '2.36-9+deb12u4', '2.36-9+deb12u7'],
+      ['MEDIUM', 'CVE-2023-50495', 'libtinfo6', '6.4-4', 'no fix yet'],
+      ['LOW', 'CVE-2022-0563', 'bsdutils', '1:2.38.1-5+deb12u3', "won't fix"],
+    ],
+  );
+  assert.match(rows(image!)[1]!, /SUPPRESSED: not_affected \(vulnerable_code_not_in_execute_path\)/);
+  // The host: its configuration finding first, then its vulnerabilities.
+  assert.ok(host!.indexOf('Findings: 1 failed') < host!.indexOf('Vulnerabilities'));
+  assert.match(
+    host!,
+    /1 vulnerability \(1 critical, 0 high, 0 medium, 0 low, 0 info\), 1 fixable, 0 suppressed/,
+  );
+  assert.doesNotMatch(
+    host!.slice(0, host!.indexOf('Vulnerabilities')),
+    /CVE-2024-5535/,
+    'vulnerabilities are not listed among the configuration findings',
+  );
+});
+
+test('every format renders vulnerability reports, hostile ones too', async () => {
+  for (const report of [vulnerabilityReport(), vulnerabilityReport({ hostile: HOSTILE })]) {
+    for (const f of FORMATS) {
+      const text = (await loadWriter(f)).write(report);
+      assert.ok(text.endsWith('\n'), f);
+      if (['json', 'cyclonedx', 'spdx', 'sarif', 'ocsf'].includes(f)) JSON.parse(text);
+    }
+  }
+  const json = JSON.parse((await loadWriter('json')).write(vulnerabilityReport())) as ScanReport;
+  assert.deepEqual(
+    json,
+    vulnerabilityReport(),
+    'JSON keeps the findings with their vulnerability as they are',
   );
 });
