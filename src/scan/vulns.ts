@@ -1,0 +1,85 @@
+/**
+ * Vulnerability detection as a step of every scan that yields packages (images, hosts, SBOMs): open the advisory
+ * database, judge its age, match each result's packages, apply VEX statements. One place, so every face (CLI,
+ * library) does the same.
+ */
+import { existsSync } from 'node:fs';
+import { HyperwardError } from '../errors.js';
+import type { AdvisoryDbStatus, ScanResult } from '../model/report.js';
+import { AdvisoryDb } from '../vuln/db/store.js';
+import { matchInventory } from '../vuln/match.js';
+import type { AdvisoryIndex } from '../vuln/types.js';
+import { applyVex, loadVex, type VexDocument } from '../vuln/vex.js';
+
+export const DEFAULT_DB_MAX_AGE_DAYS = 7;
+
+export interface VulnOptions {
+  /** The database file; default `AdvisoryDb.defaultPath()` (`$HYPERWARD_DB` or the user's cache directory). */
+  db?: string;
+  /** OpenVEX / CycloneDX VEX documents. */
+  vex?: readonly string[];
+  /** Warn when the last import is older than this many days. */
+  maxAgeDays?: number;
+  /** Without a database, fail (`scan sbom`) instead of warning and going on. */
+  required?: boolean;
+  now?: Date;
+}
+
+/** An open database (or none), its status for the report, and what to tell the user. */
+export interface VulnContext {
+  index?: AdvisoryIndex;
+  status: AdvisoryDbStatus;
+  vex: VexDocument[];
+  warnings: string[];
+  close(): void;
+}
+
+/**
+ * Opens the advisory database and the VEX documents. A missing database is a warning (vulnerabilities are not
+ * checked) unless `required`; a stale one is a warning. VEX documents that cannot be read throw: the user named
+ * them, silently ignoring one would report suppressed problems as open.
+ */
+export function openVulnContext(o: VulnOptions = {}): VulnContext {
+  const path = o.db ?? AdvisoryDb.defaultPath();
+  const vex = (o.vex ?? []).map((p) => loadVex(p));
+  const warnings: string[] = [];
+  if (!existsSync(path)) {
+    const hint = `import advisories first: hyperward db import PATH… (OSV files or zips, Debian tracker JSON, Alpine secdb)`;
+    if (o.required) {
+      throw new HyperwardError('E_NOT_FOUND', `no advisory database: ${hint}`, { file: path });
+    }
+    warnings.push(`no advisory database at ${path}: vulnerabilities were not checked; ${hint}`);
+    return { status: { path, present: false }, vex, warnings, close: () => {} };
+  }
+  const db = AdvisoryDb.open(path, { readonly: true });
+  const info = db.info();
+  const maxAge = o.maxAgeDays ?? DEFAULT_DB_MAX_AGE_DAYS;
+  const now = (o.now ?? new Date()).getTime();
+  const status: AdvisoryDbStatus = { path, present: true, advisories: info.advisories };
+  if (info.lastImport !== undefined) {
+    status.lastImport = info.lastImport;
+    const age = (now - Date.parse(info.lastImport)) / 86_400_000;
+    status.ageDays = Math.round(age * 10) / 10;
+    status.stale = age > maxAge;
+    if (status.stale) {
+      warnings.push(
+        `the advisory database ${path} was last imported ${status.ageDays} days ago (more than ${maxAge}): import fresh advisories with hyperward db import`,
+      );
+    }
+  }
+  if (info.advisories === 0) warnings.push(`the advisory database ${path} holds no advisories`);
+  return { index: db, status, vex, warnings, close: () => db.close() };
+}
+
+/** Matches every result's packages and applies VEX; results that could not be read are left alone. */
+export function addVulnerabilities(results: ScanResult[], ctx: VulnContext): void {
+  for (const r of results) {
+    if (r.error || r.packages.length === 0) continue;
+    if (ctx.index) {
+      const m = matchInventory(r, ctx.index, { target: r.target });
+      r.findings.push(...m.findings);
+      for (const n of m.notes) ctx.warnings.push(`${r.target}: ${n}`);
+    }
+    if (ctx.vex.length > 0) r.findings = applyVex(r.findings, ctx.vex);
+  }
+}

@@ -1,0 +1,357 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { isHyperwardError } from '../../errors.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
+import { parseOsvRecord } from '../import/osv.js';
+import { importAdvisories } from '../import/run.js';
+import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const UBUNTU = join(REPO, 'fixtures', 'advisories', 'osv', 'ubuntu');
+/** Three real Ubuntu records about sudo and glibc (fixtures/advisories), the set these tests count on. */
+const THREE = ['USN-5811-1.json', 'USN-6409-1.json', 'UBUNTU-CVE-2023-22809.json'];
+
+/** Copies the three records into `dir/osv` and returns that directory. */
+function threeRecords(dir: string): string {
+  const out = join(dir, 'osv');
+  mkdirSync(out, { recursive: true });
+  for (const f of THREE) cpSync(join(UBUNTU, f), join(out, f));
+  return out;
+}
+
+/** Affected entries of the three records, read with plain JSON.parse. */
+function threeEntries(): number {
+  return THREE.reduce((n, f) => n + JSON.parse(readFileSync(join(UBUNTU, f), 'utf8')).affected.length, 0);
+}
+const RUN_TS = pathToFileURL(join(REPO, 'src', 'vuln', 'import', 'run.ts')).href;
+
+/** An OSV record for Debian 12 `pkg` fixed in `fixed`. */
+function osv(
+  id: string,
+  pkg: string,
+  fixed: string,
+  modified = '2024-01-01T00:00:00Z',
+): Record<string, unknown> {
+  return {
+    id,
+    modified,
+    summary: `${pkg} issue`,
+    aliases: [`CVE-${id}`],
+    affected: [
+      {
+        package: { ecosystem: 'Debian:12', name: pkg },
+        ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }],
+      },
+    ],
+  };
+}
+
+function dbFiles(path: string): string[] {
+  return [path, `${path}-wal`, `${path}-shm`].filter((p) => existsSync(p));
+}
+
+test('defaultPath: $HYPERWARD_DB, else the XDG cache directory, else ~/.cache', () => {
+  assert.equal(AdvisoryDb.defaultPath({ HYPERWARD_DB: '/x/a.db' }), '/x/a.db');
+  assert.equal(AdvisoryDb.defaultPath({ XDG_CACHE_HOME: '/c', HOME: '/h' }), '/c/hyperward/advisories.db');
+  assert.equal(
+    AdvisoryDb.defaultPath({ XDG_CACHE_HOME: 'relative', HOME: '/h' }),
+    '/h/.cache/hyperward/advisories.db',
+  );
+  assert.equal(AdvisoryDb.defaultPath({ HYPERWARD_DB: '', HOME: '/h' }), '/h/.cache/hyperward/advisories.db');
+});
+
+test('import of real records: stored as parsed, looked up by distro and package, re-import changes nothing', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'sub', 'adv.db');
+    const FIXTURES = threeRecords(dir);
+    const now = new Date('2024-05-01T00:00:00Z');
+    const first = await importAdvisories(path, [FIXTURES], { now });
+    assert.equal(first.added, 3);
+    assert.deepEqual(first.issues, []);
+    const db = AdvisoryDb.open(path, { readonly: true });
+    try {
+      // What the database gives back is what the parser made of the file.
+      const usnFile = join(FIXTURES, 'USN-5811-1.json');
+      const parsed = parseOsvRecord(JSON.parse(readFileSync(usnFile, 'utf8')), usnFile).advisory!;
+      assert.deepEqual(db.advisory('osv:USN-5811-1'), parsed);
+      assert.equal(db.advisory('osv:USN-5811-1'), db.advisory('osv:USN-5811-1'), 'cached');
+      assert.equal(db.advisory('osv:nothing'), undefined);
+      const hits = db.lookup('ubuntu:22.04', 'sudo');
+      assert.deepEqual(hits.map((h) => h.advisoryKey).sort(), [
+        'osv:UBUNTU-CVE-2023-22809',
+        'osv:USN-5811-1',
+      ]);
+      assert.deepEqual(
+        hits.find((h) => h.advisoryKey === 'osv:USN-5811-1')!.affected,
+        parsed.affected.find((a) => a.distro === 'ubuntu:22.04'),
+      );
+      assert.deepEqual(db.lookup('ubuntu:22.04', 'nothing'), []);
+      assert.deepEqual(db.lookup('debian:12', 'sudo'), []);
+      const info = db.info();
+      assert.equal(info.schemaVersion, SCHEMA_VERSION);
+      assert.equal(info.advisories, 3);
+      assert.deepEqual(info.counts, { osv: 3, 'debian-tracker': 0, 'alpine-secdb': 0 });
+      assert.equal(info.lastImport, now.toISOString());
+      assert.deepEqual(info.sources, [
+        { path: FIXTURES, kind: 'osv', importedAt: now.toISOString(), records: 3 },
+      ]);
+      assert.equal(info.distros[0]?.distro, 'ubuntu:22.04');
+      assert.equal(info.distros[0]?.advisories, 3);
+      assert.equal(info.affectedRows, threeEntries());
+    } finally {
+      db.close();
+    }
+    const later = new Date('2024-05-02T00:00:00Z');
+    const second = await importAdvisories(path, [FIXTURES], { now: later });
+    assert.deepEqual([second.added, second.updated, second.unchanged], [0, 0, 3]);
+    const again = AdvisoryDb.open(path, { readonly: true });
+    assert.equal(again.info().affectedRows, threeEntries());
+    assert.equal(again.lastImport(), later.toISOString());
+    again.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('incremental: a newer record replaces the old one and its affected rows; an older one is kept out', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = join(dir, 'feed.json');
+    const put = async (records: unknown[]): Promise<[number, number, number]> => {
+      writeFileSync(feed, JSON.stringify(records));
+      const s = await importAdvisories(path, [feed]);
+      assert.deepEqual(s.issues, []);
+      return [s.added, s.updated, s.unchanged];
+    };
+    assert.deepEqual(await put([osv('A-1', 'zlib', '1.2-1'), osv('A-2', 'curl', '8.0-1')]), [2, 0, 0]);
+    const v2 = osv('A-1', 'libz', '1.3-1', '2024-02-01T00:00:00Z');
+    assert.deepEqual(await put([v2, osv('A-2', 'curl', '8.0-1')]), [0, 1, 1]);
+    let db = AdvisoryDb.open(path, { readonly: true });
+    assert.deepEqual(db.lookup('debian:12', 'zlib'), [], 'the old affected row is gone');
+    assert.deepEqual(db.lookup('debian:12', 'libz')[0]?.affected.ranges, [
+      [{ introduced: '0' }, { fixed: '1.3-1' }],
+    ]);
+    assert.equal(db.advisory('osv:A-1')?.modified, '2024-02-01T00:00:00Z');
+    assert.equal(db.info().affectedRows, 2);
+    db.close();
+    // An older copy of the record does not win; the same content under a new date is unchanged.
+    assert.deepEqual(await put([osv('A-1', 'zlib', '1.2-1')]), [0, 0, 1]);
+    assert.deepEqual(await put([osv('A-2', 'curl', '8.0-1', '2025-01-01T00:00:00Z')]), [0, 0, 1]);
+    db = AdvisoryDb.open(path, { readonly: true });
+    assert.equal(db.lookup('debian:12', 'libz').length, 1);
+    // A record withdrawn later is kept, flagged.
+    db.close();
+    assert.deepEqual(
+      await put([{ ...v2, modified: '2024-03-01T00:00:00Z', withdrawn: '2024-03-01T00:00:00Z' }]),
+      [0, 1, 0],
+    );
+    db = AdvisoryDb.open(path, { readonly: true });
+    assert.equal(db.advisory('osv:A-1')?.withdrawn, '2024-03-01T00:00:00Z');
+    assert.equal(db.info().withdrawn, 1);
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test("refused: a file that is not SQLite, a corrupt database, another program's database, a newer schema", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const junk = join(dir, 'junk.db');
+    writeFileSync(junk, 'this is not a database '.repeat(100));
+    for (const ro of [true, false]) {
+      assert.throws(
+        () => AdvisoryDb.open(junk, { readonly: ro }),
+        (e: unknown) => isHyperwardError(e) && e.code === 'E_IO' && e.message.includes(junk),
+      );
+    }
+    assert.throws(
+      () => AdvisoryDb.open(join(dir, 'missing.db'), { readonly: true }),
+      (e: unknown) => isHyperwardError(e) && e.code === 'E_NOT_FOUND',
+    );
+    assert.equal(existsSync(join(dir, 'missing.db')), false, 'a read-only open creates nothing');
+
+    const other = join(dir, 'other.db');
+    const o = new Database(other);
+    o.exec('CREATE TABLE t (x)');
+    o.close();
+    assert.throws(
+      () => AdvisoryDb.open(other),
+      (e: unknown) => isHyperwardError(e) && /not a Hyperward advisory database/.test(e.message),
+    );
+
+    const newer = join(dir, 'newer.db');
+    AdvisoryDb.open(newer).close();
+    const n = new Database(newer);
+    n.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    n.close();
+    for (const ro of [true, false]) {
+      assert.throws(
+        () => AdvisoryDb.open(newer, { readonly: ro }),
+        (e: unknown) =>
+          isHyperwardError(e) && e.code === 'E_IO' && /newer/.test(e.message) && e.message.includes(newer),
+      );
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a database whose pages are damaged fails with an error naming the file, not a crash', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const FIXTURES = threeRecords(dir);
+    await importAdvisories(path, [FIXTURES]);
+    assert.deepEqual(dbFiles(path), [path], 'a finished import leaves one file');
+    const buf = readFileSync(path);
+    const pageSize = buf.readUInt16BE(16);
+    for (let i = pageSize; i < buf.length; i++) buf[i] = (i * 131) & 0xff; // everything after page 1
+    writeFileSync(path, buf);
+    assert.throws(
+      () => {
+        const db = AdvisoryDb.open(path, { readonly: true });
+        try {
+          db.info();
+          db.lookup('ubuntu:22.04', 'sudo');
+        } finally {
+          db.close();
+        }
+      },
+      (e: unknown) => isHyperwardError(e) && e.code === 'E_IO' && e.message.includes(path),
+    );
+  } finally {
+    cleanup();
+  }
+});
+
+test('an import killed with SIGKILL midway leaves the previous database intact', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const FIXTURES = threeRecords(dir);
+    // The previous contents: the real fixtures and 50 records of our own.
+    const old = join(dir, 'old.json');
+    writeFileSync(
+      old,
+      JSON.stringify(Array.from({ length: 50 }, (_, i) => osv(`OLD-${i}`, `pkg${i}`, '1.0-1'))),
+    );
+    await importAdvisories(path, [FIXTURES, old], { now: new Date('2024-01-01T00:00:00Z') });
+    const before = AdvisoryDb.open(path, { readonly: true });
+    const infoBefore = before.info();
+    const oldRecord = before.advisory('osv:OLD-7');
+    before.close();
+
+    // A large set: 80,000 new records, and newer versions of the old ones (so updates must roll back too).
+    const big = join(dir, 'big.json');
+    const records = Array.from({ length: 80_000 }, (_, i) => osv(`NEW-${i}`, `new${i % 5000}`, `2.${i}-1`));
+    for (let i = 0; i < 50; i++)
+      records.splice(i * 100, 0, osv(`OLD-${i}`, `pkg${i}`, '9.9-1', '2025-01-01T00:00:00Z'));
+    writeFileSync(big, JSON.stringify(records));
+    const child = join(dir, 'child.mts');
+    writeFileSync(
+      child,
+      `import { importAdvisories } from ${JSON.stringify(RUN_TS)};
+await importAdvisories(process.argv[2], [process.argv[3]], {
+  onProgress: (p) => process.stdout.write('progress ' + p.records + '\\n'),
+  cacheKiB: 256, // a small cache: uncommitted pages spill to the WAL before the kill
+});
+process.stdout.write('done\\n');
+`,
+    );
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, path, big], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let killedAt = -1;
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /progress (\d+)\n(?![\s\S]*progress)/.exec(out);
+      if (killedAt < 0 && m && Number(m[1]) >= 5000) {
+        killedAt = Number(m[1]);
+        proc.kill('SIGKILL');
+      }
+    });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res) =>
+      proc.on('exit', (c, s) => res([c, s])),
+    );
+    assert.equal(signal, 'SIGKILL', `the child was killed midway (exit ${code}): ${err}`);
+    assert.ok(killedAt >= 5000, 'it had stored thousands of records when killed');
+    assert.ok(!out.includes('done'));
+    assert.ok(
+      existsSync(`${path}-wal`) && statSync(`${path}-wal`).size > 0,
+      'the killed import left its WAL behind',
+    );
+
+    // A scan right after the crash opens it read-only and sees the old contents.
+    const after = AdvisoryDb.open(path, { readonly: true });
+    try {
+      assert.deepEqual(after.info(), infoBefore);
+      assert.deepEqual(after.advisory('osv:OLD-7'), oldRecord);
+      assert.equal(after.advisory('osv:NEW-0'), undefined);
+      assert.deepEqual(after.lookup('debian:12', 'new0'), []);
+    } finally {
+      after.close();
+    }
+    const raw = new Database(path);
+    assert.equal(raw.pragma('integrity_check', { simple: true }), 'ok');
+    raw.close();
+    // And the database takes the next import.
+    const s = await importAdvisories(path, [old]);
+    assert.deepEqual([s.added, s.updated, s.unchanged], [0, 0, 50]);
+  } finally {
+    cleanup();
+  }
+});
+
+test('scans read the committed contents while an import is running', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const FIXTURES = threeRecords(dir);
+    await importAdvisories(path, [FIXTURES]);
+    const writer = AdvisoryDb.open(path);
+    const tx = writer.beginImport('2030-01-01T00:00:00.000Z');
+    const parsed = parseOsvRecord(osv('LIVE-1', 'sudo', '9.9-1'), 'x').advisory!;
+    assert.equal(tx.put(parsed), 'added');
+    const reader = AdvisoryDb.open(path, { readonly: true });
+    try {
+      assert.equal(reader.info().advisories, 3);
+      assert.deepEqual(reader.lookup('debian:12', 'sudo'), []);
+      tx.commit();
+      assert.equal(reader.info().advisories, 4);
+      assert.equal(reader.lookup('debian:12', 'sudo')[0]?.advisoryKey, 'osv:LIVE-1');
+      assert.equal(reader.lastImport(), '2030-01-01T00:00:00.000Z');
+    } finally {
+      reader.close();
+      writer.close();
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('a copy of the database can be moved to another machine: one self-contained file', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const FIXTURES = threeRecords(dir);
+    await importAdvisories(path, [FIXTURES]);
+    cpSync(path, join(dir, 'copy.db'));
+    const db = AdvisoryDb.open(join(dir, 'copy.db'), { readonly: true });
+    assert.equal(db.info().advisories, 3);
+    db.close();
+  } finally {
+    cleanup();
+  }
+});
