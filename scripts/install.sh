@@ -8,4 +8,7 @@ bash scripts/system-deps.sh
 npm ci --no-audit --no-fund
 npm run --silent build
 bash scripts/make-sample.sh >&2
-node bin/hyperward.js scan image .cache/sample/debian-sample.qcow2
+# The embedded advisories (real OSV, Debian tracker and Alpine secdb records, fixtures/advisories/) go into a
+# database of the sample's own, so a user's real database (~/.cache/hyperward/advisories.db) is left alone.
+node bin/hyperward.js db import --quiet --db .cache/sample/advisories.db fixtures/advisories >&2
+node bin/hyperward.js scan image --db .cache/sample/advisories.db .cache/sample/debian-sample.qcow2

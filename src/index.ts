@@ -30,3 +30,21 @@ export { mountImage, scanImage, type MountedImage, type MountOptions } from './s
 export { loadWriter } from './report/index.js';
 export { FORMATS, type FormatName, type Writer } from './report/types.js';
 export { newReadStats, type ReadStats } from './source/file.js';
+export type { VulnerabilityInfo, CvssScore, VexApplied } from './model/finding.js';
+export type { AdvisoryDbStatus } from './model/report.js';
+export type {
+  Advisory,
+  AffectedPackage,
+  AdvisoryIndex,
+  ImportSummary,
+  ImportIssue,
+  RangeEvent,
+} from './vuln/types.js';
+export { compareVersions, type VersionEcosystem } from './vuln/version/index.js';
+export { AdvisoryDb, type AdvisoryDbInfo } from './vuln/db/store.js';
+export { importAdvisories, type ImportOptions } from './vuln/import/run.js';
+export { MemoryAdvisoryIndex } from './vuln/memory-index.js';
+export { matchInventory, type MatchOptions, type MatchResult } from './vuln/match.js';
+export { loadVex, applyVex, type VexDocument } from './vuln/vex.js';
+export { readSbom, type SbomInventory } from './sbom/read.js';
+export { openVulnContext, addVulnerabilities, type VulnOptions, type VulnContext } from './scan/vulns.js';

@@ -15,13 +15,14 @@ import { readVirsh } from '../source/virsh.js';
 import { emptyInventory } from '../model/host.js';
 import { EXIT } from './exit.js';
 import { emit, newReport, type OutputOpts } from './output.js';
+import { addVulnsToReport, type VulnCliOpts } from './vulns.js';
 
 export interface AssessCliOpts extends OutputOpts {
   profile: string;
   waivers?: string;
 }
 
-export interface HostCliOpts extends AssessCliOpts {
+export interface HostCliOpts extends AssessCliOpts, VulnCliOpts {
   root?: string;
   allowBackingOutside: boolean;
   identity?: string;
@@ -135,7 +136,9 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
       findings: [],
     };
   }
-  return emit(newReport([result]), o, { rationale: rationaleOf(opts) });
+  const report = newReport([result]);
+  await addVulnsToReport(report, o);
+  return emit(report, o, { rationale: rationaleOf(opts) });
 }
 
 /**

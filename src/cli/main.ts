@@ -4,6 +4,7 @@ import { SEVERITIES, type Severity } from '../model/finding.js';
 import { FORMATS, type FormatName } from '../report/types.js';
 import { VERSION } from '../version.js';
 import type { AssessCliOpts, HostCliOpts } from './assess-cmd.js';
+import { addVulnOptions, type VulnCliOpts } from './vulns.js';
 
 import { EXIT } from './exit.js';
 
@@ -34,9 +35,11 @@ export function buildProgram(): Command {
   const scan = program
     .command('scan')
     .description('scan a target and report what it holds and what is wrong');
-  scan
+  const scanImage = scan
     .command('image')
-    .description('inventory VM disk images without booting or mounting them: OS, host name, packages')
+    .description(
+      'inventory VM disk images without booting or mounting them: OS, host name, packages, vulnerabilities',
+    )
     .argument('<images...>', 'disk image files (raw, qcow2, vmdk, vhd, vhdx, vdi), detected by content')
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
@@ -50,14 +53,16 @@ export function buildProgram(): Command {
       false,
     )
     .option('-q, --quiet', 'no progress on stderr', false)
-    .addOption(new Option('--stats', 'print bytes read as JSON on stderr').hideHelp())
+    .addOption(new Option('--stats', 'print bytes read as JSON on stderr').hideHelp());
+  addVulnOptions(scanImage)
     .addHelpText(
       'after',
       `
 Examples:
   $ hyperward scan image vm.qcow2
   $ hyperward scan image --format cyclonedx --output sbom.json vm.vmdk
-  $ hyperward scan image --format json disk1.vhdx disk2.vdi | jq '.results[].os'`,
+  $ hyperward scan image --format json disk1.vhdx disk2.vdi | jq '.results[].os'
+  $ hyperward scan image --fail-on high --vex vex.openvex.json vm.qcow2`,
     )
     .action(async (images: string[], o: ScanImageOpts) => {
       const { runScanImage } = await import('./scan-image.js');
@@ -105,14 +110,16 @@ Examples:
       process.exitCode = await runScanConfig(files, o);
     });
 
-  assessOpts(
-    scan
-      .command('host')
-      .description('assess a hypervisor host: KVM/libvirt and Proxmox VE configuration, domains, packages')
-      .argument(
-        '[target]',
-        'none = this machine; ssh://user@host[:port]; vsphere://host; image:PATH = a host disk image; virsh:URI = a libvirt connection',
-      ),
+  addVulnOptions(
+    assessOpts(
+      scan
+        .command('host')
+        .description('assess a hypervisor host: KVM/libvirt and Proxmox VE configuration, domains, packages')
+        .argument(
+          '[target]',
+          'none = this machine; ssh://user@host[:port]; vsphere://host; image:PATH = a host disk image; virsh:URI = a libvirt connection',
+        ),
+    ),
   )
     .option('--root <dir>', 'assess the host whose root filesystem is this directory')
     .option(
@@ -147,6 +154,69 @@ Examples:
     .action(async (target: string | undefined, o: HostCliOpts) => {
       const { runScanHost } = await import('./assess-cmd.js');
       process.exitCode = await runScanHost(target, o);
+    });
+
+  addVulnOptions(
+    scan
+      .command('sbom')
+      .description('find vulnerabilities in the OS packages of an SBOM made by another tool (syft, Trivy...)')
+      .argument('<files...>', 'CycloneDX 1.4–1.6 or SPDX 2.3 JSON documents')
+      .addOption(
+        new Option('-f, --format <format>', 'output format')
+          .choices(FORMATS.filter((f) => f !== 'spdx'))
+          .default('table'),
+      )
+      .option('-o, --output <file>', 'write the report to a file instead of stdout')
+      .addOption(
+        new Option('--fail-on <severity>', 'exit 1 when a vulnerability is at least this severe').choices(
+          SEVERITIES,
+        ),
+      )
+      .option('-q, --quiet', 'no messages on stderr', false),
+  )
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ syft debian:12 -o cyclonedx-json > sbom.json && hyperward scan sbom sbom.json
+  $ hyperward scan sbom --format sarif -o vulns.sarif trivy.spdx.json`,
+    )
+    .action(async (files: string[], o: ScanSbomOpts) => {
+      const { runScanSbom } = await import('./scan-sbom.js');
+      process.exitCode = await runScanSbom(files, o);
+    });
+
+  const db = program.command('db').description('the local advisory database vulnerability matching uses');
+  db.command('import')
+    .description(
+      'load advisories: OSV JSON files, directories and zip archives (Debian, Ubuntu, Alpine, Red Hat, AlmaLinux, Rocky, SUSE), the Debian security tracker JSON, Alpine secdb JSON',
+    )
+    .argument('<paths...>', 'files, directories or .zip archives; the kind of each file is told by content')
+    .option('--db <file>', 'database file (default: $HYPERWARD_DB, else ~/.cache/hyperward/advisories.db)')
+    .addOption(
+      new Option('-f, --format <format>', 'summary format').choices(['table', 'json']).default('table'),
+    )
+    .option('-q, --quiet', 'no progress on stderr', false)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ hyperward db import Debian-all.zip Ubuntu-all.zip
+  $ hyperward db import --db ./adv.db debian-tracker.json alpine-v3.19-main.json`,
+    )
+    .action(async (paths: string[], o: { db?: string; quiet: boolean; format: 'table' | 'json' }) => {
+      const { runDbImport } = await import('./db-cmd.js');
+      process.exitCode = await runDbImport(paths, o);
+    });
+  db.command('info')
+    .description('sources, record counts per feed and distribution, and the age of the database')
+    .option('--db <file>', 'database file (default: $HYPERWARD_DB, else ~/.cache/hyperward/advisories.db)')
+    .addOption(
+      new Option('-f, --format <format>', 'output format').choices(['table', 'json']).default('table'),
+    )
+    .action(async (o: { db?: string; format: 'table' | 'json' }) => {
+      const { runDbInfo } = await import('./db-cmd.js');
+      process.exitCode = runDbInfo(o);
     });
 
   program
@@ -227,7 +297,14 @@ Examples:
   return program;
 }
 
-export interface ScanImageOpts {
+export interface ScanSbomOpts extends VulnCliOpts {
+  format: FormatName;
+  output?: string;
+  failOn?: Severity;
+  quiet: boolean;
+}
+
+export interface ScanImageOpts extends VulnCliOpts {
   format: FormatName;
   output?: string;
   failOn?: Severity;

@@ -3,6 +3,7 @@ import { newReadStats } from '../source/file.js';
 import type { ScanImageOpts } from './main.js';
 import { emit, newReport } from './output.js';
 import { Progress } from './progress.js';
+import { addVulnsToReport } from './vulns.js';
 
 /** `hyperward scan image`: every image is scanned even when one fails; exit 2 if any could not be read. */
 export async function runScanImage(images: string[], o: ScanImageOpts): Promise<number> {
@@ -16,6 +17,7 @@ export async function runScanImage(images: string[], o: ScanImageOpts): Promise<
     report.results.push(scanImage(img, opts));
   });
   progress.done();
+  await addVulnsToReport(report, o);
   const code = await emit(report, o);
   if (o.stats)
     process.stderr.write(JSON.stringify({ bytesRead: stats.bytesRead, reads: stats.reads }) + '\n');

@@ -14,7 +14,8 @@ export function hyperward(args: string[], opts: { cwd?: string } = {}): CliResul
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: opts.cwd,
     maxBuffer: 1024 * 1024 * 1024,
-    env: { ...process.env, NO_COLOR: '1' },
+    // No advisory database unless a test names one with --db: a developer's own must not change results.
+    env: { ...process.env, NO_COLOR: '1', HYPERWARD_DB: '/nonexistent/hyperward-test/advisories.db' },
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
