@@ -28,6 +28,8 @@ export interface HostInventory {
   name: string;
   /** How it was read: `local`, `root:DIR`, `ssh://user@host`, `image:PATH`, `vsphere://host`, `files`. */
   source: string;
+  /** The host's own operating system, when its release files could be read. */
+  os?: import('./inventory.js').OsInfo;
   packages: Package[];
   /** Per platform; readers add their own fields (see src/model/<platform>.ts). */
   kvm?: import('./kvm.js').KvmHost;

@@ -6,8 +6,8 @@ import type { Profile } from '../checks/profile.js';
 import type { Check } from '../checks/types.js';
 import { applyWaivers } from '../checks/waivers.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
-import { detectHostname } from '../inspect/os-release.js';
-import { readDpkg, type RootReader } from '../inspect/system.js';
+import { detectHostname, detectOs } from '../inspect/os-release.js';
+import { readInstalledPackages, type RootReader } from '../inspect/system.js';
 import { fingerprint, type Waiver } from '../model/finding.js';
 import { emptyInventory, type HostInventory } from '../model/host.js';
 import type { ScanResult } from '../model/report.js';
@@ -176,10 +176,16 @@ export function inventoryFromRoot(
 ): HostInventory {
   const inv = emptyInventory(detectHostname(root) ?? fallbackName, source);
   try {
-    inv.packages = readDpkg(root) ?? [];
+    const os = detectOs(root);
+    if (os) inv.os = os;
   } catch (e) {
     if (!isHyperwardError(e)) throw e;
-    inv.unreadable.push({ file: '/var/lib/dpkg/status', code: e.code, message: e.message });
+    inv.unreadable.push({ file: '/etc/os-release', code: e.code, message: e.message });
+  }
+  const installed = readInstalledPackages(root);
+  inv.packages = installed.packages;
+  for (const e of installed.problems) {
+    inv.unreadable.push({ file: e.location.file ?? 'package database', code: e.code, message: e.message });
   }
   const kvm = readKvmHost(root, { packages: inv.packages });
   if (kvm) {
@@ -199,6 +205,7 @@ export function inventoryFromRoot(
 /** Assesses an inventory that a host source produced. */
 export function assessHost(target: string, inv: HostInventory, opts: AssessOptions): ScanResult {
   const result = finish({ target, kind: 'host', packages: inv.packages, findings: [] }, inv, opts);
+  if (inv.os) result.os = inv.os;
   const nothing =
     inv.kvm === undefined &&
     inv.proxmox === undefined &&

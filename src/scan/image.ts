@@ -47,6 +47,9 @@ function looksLikeRoot(vfs: Vfs): boolean {
     '/etc/fstab',
     '/var/lib/dpkg/status',
     '/etc/debian_version',
+    '/var/lib/rpm',
+    '/usr/lib/sysimage/rpm',
+    '/lib/apk/db/installed',
   ].some((p) => vfs.resolve(p) !== undefined);
 }
 
@@ -256,7 +259,20 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
     }
     if (m.root) {
       try {
-        Object.assign(result, inspectSystem(m.root));
+        const { problems, ...inv } = inspectSystem(m.root);
+        Object.assign(result, inv);
+        problems.forEach((e) =>
+          result.findings.push(
+            finding(
+              'image.inspection-failed',
+              'medium',
+              'Part of a package database could not be read',
+              e.message,
+              path,
+              `${e.location.file ?? 'packages'}@${e.location.offset ?? e.location.layer ?? ''}`,
+            ),
+          ),
+        );
       } catch (e) {
         if (!isHyperwardError(e)) throw e;
         result.findings.push(

@@ -446,3 +446,14 @@ test('db info reports the import; an old database is warned about; scan sbom wit
   assert.equal(noDb.code, 2);
   assert.match(noDb.stderr, /no advisory database/);
 });
+
+test('scan host on the same disk image reports the same vulnerabilities as scan image', () => {
+  const r = hyperward(['scan', 'host', '--format', 'json', '--quiet', '--db', dbPath, `image:${img.path}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const fromHost = vulnFindings(JSON.parse(r.stdout.toString()) as ScanReport);
+  const fromImage = vulnFindings(scan([]).rep);
+  const key = (f: Finding) =>
+    `${f.checkId} ${f.vulnerability!.package.name} ${f.vulnerability!.fixedVersion ?? '-'}`;
+  assert.ok(fromHost.length > 0);
+  assert.deepEqual(fromHost.map(key).sort(), fromImage.map(key).sort());
+});
