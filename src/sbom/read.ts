@@ -8,9 +8,9 @@
  * component is counted in a note. The input is assumed hostile: size, component-count and nesting limits, a
  * guarded JSON parse, and a malformed record is noted and skipped while the rest is read.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { PackageURL } from 'packageurl-js';
 import { HyperwardError } from '../errors.js';
+import { readTextFile } from '../source/file.js';
 import { isJsonObject, parseJsonGuarded } from '../json-guard.js';
 import type { OsInfo, Package, PackageEcosystem, SystemInventory } from '../model/inventory.js';
 import { familyOf } from '../inspect/os-release.js';
@@ -56,43 +56,7 @@ const JSON_DEPTH = 200;
  * for (const inv of readSbom('alpine.cdx.json')) console.log(inv.os?.id, inv.packages.length);
  */
 export function readSbom(path: string, limits: SbomLimits = SBOM_LIMITS): SbomInventory[] {
-  return parseSbom(readBounded(path, limits.maxBytes), path, limits);
-}
-
-/** Reads a whole file of at most `maxBytes` as UTF-8 (a leading byte-order mark dropped). */
-export function readBounded(path: string, maxBytes: number): string {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT')
-      throw new HyperwardError('E_NOT_FOUND', 'no such file', { file: path }, { cause: e });
-    throw new HyperwardError('E_IO', `cannot open: ${(e as Error).message}`, { file: path }, { cause: e });
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new HyperwardError('E_USAGE', 'not a regular file', { file: path });
-    if (st.size > maxBytes) {
-      throw new HyperwardError('E_LIMIT', `file of ${st.size} bytes exceeds the ${maxBytes}-byte limit`, {
-        file: path,
-      });
-    }
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    const text = buf.subarray(0, off).toString('utf8');
-    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  } catch (e) {
-    if (e instanceof HyperwardError) throw e;
-    throw new HyperwardError('E_IO', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
-  } finally {
-    closeSync(fd);
-  }
+  return parseSbom(readTextFile(path, limits.maxBytes), path, limits);
 }
 
 /**

@@ -1,4 +1,3 @@
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCatalogue } from '../checks/catalogue.js';
 import { assess } from '../checks/engine.js';
@@ -11,6 +10,7 @@ import { readInstalledPackages, type RootReader } from '../inspect/system.js';
 import { fingerprint, type Waiver } from '../model/finding.js';
 import { emptyInventory, type HostInventory } from '../model/host.js';
 import type { ScanResult } from '../model/report.js';
+import { readTextFile } from '../source/file.js';
 import { detectConfigKind } from '../platform/detect.js';
 import { readKvmHost } from '../platform/kvm/host.js';
 import { parseDomainXml } from '../platform/libvirt/domain.js';
@@ -34,39 +34,7 @@ const MAX_CONFIG_FILE = 32 * 1024 * 1024;
 
 /** Reads a file the user named, refusing what is not a regular file or is too large. */
 function readConfigFile(path: string): string {
-  let fd: number;
-  try {
-    // O_NONBLOCK: a FIFO or device named by mistake must not block the open; it is refused just below.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new HyperwardError(err.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot open: ${err.message}`, {
-      file: path,
-    });
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new HyperwardError('E_USAGE', 'not a regular file', { file: path });
-    if (st.size > MAX_CONFIG_FILE) {
-      throw new HyperwardError(
-        'E_LIMIT',
-        `${st.size} bytes is more than the ${MAX_CONFIG_FILE} a configuration file may have`,
-        {
-          file: path,
-        },
-      );
-    }
-    const buf = Buffer.alloc(st.size);
-    let done = 0;
-    while (done < st.size) {
-      const n = readSync(fd, buf, done, st.size - done, done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf.subarray(0, done).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
+  return readTextFile(path, MAX_CONFIG_FILE);
 }
 
 /** Adds one configuration file to an inventory, by the kind its content shows. */

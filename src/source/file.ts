@@ -107,3 +107,43 @@ export class FileSource {
     }
   }
 }
+
+/**
+ * Reads the whole of a file the user named, as text: refuses what is not a regular file (a FIFO or device named by
+ * mistake must not block: the open is non-blocking) and what is larger than `maxBytes`; a leading UTF-8 byte-order
+ * mark is dropped.
+ * @throws HyperwardError E_NOT_FOUND, E_IO, E_USAGE (not a regular file) or E_LIMIT, naming the file.
+ */
+export function readTextFile(path: string, maxBytes: number): string {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new HyperwardError('E_NOT_FOUND', 'no such file', { file: path });
+    throw new HyperwardError('E_IO', `cannot open: ${err.message}`, { file: path }, { cause: e });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new HyperwardError('E_USAGE', 'not a regular file', { file: path });
+    if (st.size > maxBytes) {
+      throw new HyperwardError('E_LIMIT', `file of ${st.size} bytes exceeds the ${maxBytes}-byte limit`, {
+        file: path,
+      });
+    }
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    const text = buf.subarray(0, off).toString('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  } catch (e) {
+    if (e instanceof HyperwardError) throw e;
+    throw new HyperwardError('E_IO', `cannot read: ${(e as Error).message}`, { file: path }, { cause: e });
+  } finally {
+    closeSync(fd);
+  }
+}

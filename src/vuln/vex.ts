@@ -21,7 +21,7 @@ import { PackageURL } from 'packageurl-js';
 import { HyperwardError } from '../errors.js';
 import { isJsonObject, parseJsonGuarded } from '../json-guard.js';
 import type { Finding, VexApplied } from '../model/finding.js';
-import { readBounded } from '../sbom/read.js';
+import { readTextFile } from '../source/file.js';
 
 export type VexStatus = VexApplied['status'];
 
@@ -90,7 +90,7 @@ export const VEX_LIMITS: VexLimits = {
  * const findings2 = applyVex(findings, [loadVex('vendor.openvex.json')]);
  */
 export function loadVex(path: string, limits: VexLimits = VEX_LIMITS): VexDocument {
-  return parseVex(readBounded(path, limits.maxBytes), path, limits);
+  return parseVex(readTextFile(path, limits.maxBytes), path, limits);
 }
 
 /** Parses VEX text; `path` names it in errors and in the `vex.document` of the findings it touches. Pure. */
