@@ -1,6 +1,7 @@
 import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError } from '../errors.js';
 import { openExt4 } from './ext4.js';
+import { openXfs } from './xfs.js';
 import type { FileSystem } from './types.js';
 
 /** What sits at the start of a partition, told by its magic bytes. */
@@ -22,7 +23,7 @@ export type ContentType =
   | 'unknown';
 
 /** Types this version reads; the others are reported as present but not inspected. */
-export const READABLE: ReadonlySet<ContentType> = new Set(['ext2', 'ext3', 'ext4']);
+export const READABLE: ReadonlySet<ContentType> = new Set(['ext2', 'ext3', 'ext4', 'xfs']);
 
 function at(dev: BlockDevice, offset: number, length: number): Buffer | undefined {
   return offset + length <= dev.size ? dev.read(offset, length) : undefined;
@@ -73,6 +74,8 @@ export function openFilesystem(dev: BlockDevice, type: ContentType = probeConten
     case 'ext3':
     case 'ext4':
       return openExt4(dev);
+    case 'xfs':
+      return openXfs(dev);
     default:
       throw new HyperwardError(
         'E_UNSUPPORTED_FORMAT',
