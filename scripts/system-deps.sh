@@ -2,7 +2,7 @@
 # Installs the Debian packages Hyperward's tests and benchmarks use. Idempotent: installs only what is missing.
 # Usage: scripts/system-deps.sh [--bench]   (--bench adds libguestfs, a kernel and sleuthkit for the peers)
 set -euo pipefail
-pkgs=(qemu-utils debootstrap gdisk fdisk e2fsprogs zstd zip unzip dosfstools ntfs-3g sleuthkit xfsprogs btrfs-progs mtools lvm2 db5.3-util dpkg ca-certificates openssl libvirt-clients openssh-server openssh-client sudo chromium libxml2-utils
+pkgs=(qemu-utils debootstrap gdisk fdisk e2fsprogs zstd zip unzip dosfstools ntfs-3g sleuthkit xfsprogs btrfs-progs mtools lvm2 db5.3-util lzop dpkg ca-certificates openssl libvirt-clients openssh-server openssh-client sudo chromium libxml2-utils
   golang-go golang-github-google-uuid-dev golang-github-kr-pretty-dev golang-github-davecgh-go-xdr-dev
   golang-github-vmware-vmw-guestinfo-dev dpkg-dev rpm)
 if [ "${1:-}" = "--bench" ]; then

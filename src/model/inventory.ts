@@ -52,6 +52,8 @@ export interface FilesystemInfo {
   type: string;
   uuid?: string;
   label?: string;
+  /** The btrfs subvolume the OS root was found in, when not the default one. */
+  subvolume?: string;
   /** Where the OS mounts it, from its fstab, when known. */
   mountpoint?: string;
   /** True for the filesystem the OS inventory was read from. */

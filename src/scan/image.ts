@@ -2,6 +2,7 @@ import { openImage, type OpenImageOptions } from '../disk/open.js';
 import { readPartitions } from '../disk/partition/index.js';
 import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
+import { listBtrfsSubvolumes, openBtrfs } from '../fs/btrfs.js';
 import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
 import { Vfs } from '../fs/vfs.js';
 import { parseFstab, specMatches, type FstabEntry } from '../inspect/fstab.js';
@@ -103,28 +104,9 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
     const volumes: ImageVolume[] = [];
     for (const c of candidates) {
       if (wanted !== undefined && c.index !== wanted) continue;
-      const vol: ImageVolume = { info: { partition: c.index, type: 'unknown' } };
+      const vol = probeVolume({ partition: c.index, type: 'unknown' }, c.device);
       if (c.partUuid !== undefined) vol.partUuid = c.partUuid;
       if (c.partLabel !== undefined) vol.partLabel = c.partLabel;
-      try {
-        const type = probeContent(c.device);
-        vol.info.type = type;
-        if (READABLE.has(type)) {
-          const fs = openFilesystem(c.device, type);
-          if (fs.uuid !== undefined) vol.info.uuid = fs.uuid;
-          if (fs.label !== undefined && fs.label !== '') vol.info.label = fs.label;
-          const vfs = new Vfs(fs);
-          // Read the root directory and the usual OS markers now, so a filesystem damaged there is reported
-          // as this volume's error rather than failing the image.
-          vol.looksLikeRoot = looksLikeRoot(vfs);
-          vol.vfs = vfs;
-        } else if (type !== 'unknown') {
-          vol.info.note = `${type} detected; this version does not inspect it`;
-        }
-      } catch (e) {
-        if (!isHyperwardError(e)) throw e;
-        vol.error = { code: e.code, message: e.message };
-      }
       volumes.push(vol);
     }
     if (wanted !== undefined && volumes.length === 0) {
@@ -147,6 +129,57 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
     dev.close();
     throw e;
   }
+}
+
+/** Probes one partition (or logical volume) and opens the filesystem on it when this version reads it. */
+function probeVolume(info: FilesystemInfo, device: BlockDevice): ImageVolume {
+  const vol: ImageVolume = { info };
+  try {
+    const type = probeContent(device);
+    vol.info.type = type;
+    if (READABLE.has(type)) {
+      const fs = openFilesystem(device, type);
+      if (fs.uuid !== undefined) vol.info.uuid = fs.uuid;
+      if (fs.label !== undefined && fs.label !== '') vol.info.label = fs.label;
+      let vfs = new Vfs(fs);
+      // Read the root directory and the usual OS markers now, so a filesystem damaged there is reported as this
+      // volume's error rather than failing the image.
+      vol.looksLikeRoot = looksLikeRoot(vfs);
+      if (!vol.looksLikeRoot && type === 'btrfs') {
+        // Fedora and Ubuntu keep the OS in a named subvolume (`root`, `@`) and leave the default at the top level.
+        const sub = btrfsRootSubvolume(device);
+        if (sub) {
+          vfs = sub.vfs;
+          vol.looksLikeRoot = true;
+          vol.info.subvolume = sub.path;
+        }
+      }
+      vol.vfs = vfs;
+    } else if (type !== 'unknown') {
+      vol.info.note = `${type} detected; this version does not inspect it`;
+    }
+  } catch (e) {
+    if (!isHyperwardError(e)) throw e;
+    vol.error = { code: e.code, message: e.message };
+  }
+  return vol;
+}
+
+/** Subvolumes tried when looking for a btrfs OS root, at most. */
+const MAX_SUBVOLUMES_TRIED = 64;
+
+/** The first subvolume of a btrfs filesystem that holds an OS root, opened. */
+function btrfsRootSubvolume(device: BlockDevice): { path: string; vfs: Vfs } | undefined {
+  for (const s of listBtrfsSubvolumes(device).slice(0, MAX_SUBVOLUMES_TRIED)) {
+    if (s.isDefault) continue;
+    try {
+      const vfs = new Vfs(openBtrfs(device, { subvolumeId: s.id }));
+      if (looksLikeRoot(vfs)) return { path: s.path, vfs };
+    } catch (e) {
+      if (!isHyperwardError(e)) throw e;
+    }
+  }
+  return undefined;
 }
 
 /** Picks the root volume (the one whose fstab mounts itself at `/`, else the first that looks like a root). */

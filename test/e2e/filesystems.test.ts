@@ -25,31 +25,61 @@ let cleanup = () => {};
 before(() => ({ dir, cleanup } = tempDir('hyperward-fs-')));
 after(() => cleanup());
 
+interface Case {
+  name: string;
+  type: string;
+  size: string;
+  mkfs: string[];
+  mountOptions?: string;
+  /** A btrfs subvolume to create and put the tree in. */
+  subvolume?: string;
+}
+
 /** mkfs on a sparse file, the sample tree copied in through a loop mount, then a qcow2 of it. */
-function build(name: string, size: string, mkfs: string[]): string {
-  const raw = join(dir, `${name}.raw`);
-  const mnt = join(dir, `${name}.mnt`);
-  run('truncate', ['-s', size, raw]);
-  run(mkfs[0]!, [...mkfs.slice(1), raw]);
+function build(c: Case): string {
+  const raw = join(dir, `${c.name}.raw`);
+  const mnt = join(dir, `${c.name}.mnt`);
+  run('truncate', ['-s', c.size, raw]);
+  run(c.mkfs[0]!, [...c.mkfs.slice(1), raw]);
   mkdirSync(mnt);
-  run('mount', ['-o', 'loop', raw, mnt]);
+  run('mount', ['-o', `loop${c.mountOptions ? `,${c.mountOptions}` : ''}`, raw, mnt]);
   try {
-    run('cp', ['-a', `${SAMPLE}.`, mnt]);
+    let into = mnt;
+    if (c.subvolume) {
+      run('btrfs', ['subvolume', 'create', join(mnt, c.subvolume)]);
+      into = join(mnt, c.subvolume);
+    }
+    run('cp', ['-a', `${SAMPLE}.`, into]);
   } finally {
     run('umount', [mnt]);
   }
-  const qcow = join(dir, `${name}.qcow2`);
+  const qcow = join(dir, `${c.name}.qcow2`);
   run('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
   return qcow;
 }
 
-for (const [name, size, mkfs] of [['xfs', '320M', ['mkfs.xfs', '-q']]] as const) {
-  test(`scan image reads the OS and packages from ${name}`, () => {
-    const img = build(name, size, [...mkfs]);
+const CASES: Case[] = [
+  { name: 'xfs', type: 'xfs', size: '320M', mkfs: ['mkfs.xfs', '-q'] },
+  { name: 'btrfs', type: 'btrfs', size: '256M', mkfs: ['mkfs.btrfs', '-q'] },
+  // Ubuntu's layout: the OS in subvolume `@`, the default subvolume left at the top level; zstd-compressed.
+  {
+    name: 'btrfs-subvolume',
+    type: 'btrfs',
+    size: '256M',
+    mkfs: ['mkfs.btrfs', '-q'],
+    mountOptions: 'compress-force=zstd',
+    subvolume: '@',
+  },
+];
+
+for (const c of CASES) {
+  test(`scan image reads the OS and packages from ${c.name}`, () => {
+    const img = build(c);
     const r = hyperward(['scan', 'image', '--format', 'json', '--quiet', '--no-vulns', img]);
     assert.equal(r.code, 0, r.stderr);
     const res = (JSON.parse(r.stdout.toString()) as ScanReport).results[0]!;
-    assert.equal(res.image?.filesystems[0]?.type, name);
+    assert.equal(res.image?.filesystems[0]?.type, c.type);
+    if (c.subvolume) assert.equal(res.image?.filesystems[0]?.subvolume, `/${c.subvolume}`);
     assert.equal(res.os?.id, 'debian');
     assert.deepEqual(res.packages.map((p) => `${p.name} ${p.version}`).sort(), expected);
   });
