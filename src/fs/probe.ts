@@ -2,6 +2,7 @@ import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError } from '../errors.js';
 import { openExt4 } from './ext4.js';
 import { openBtrfs } from './btrfs.js';
+import { openFat } from './fat.js';
 import { openXfs } from './xfs.js';
 import type { FileSystem } from './types.js';
 
@@ -24,7 +25,7 @@ export type ContentType =
   | 'unknown';
 
 /** Types this version reads; the others are reported as present but not inspected. */
-export const READABLE: ReadonlySet<ContentType> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs']);
+export const READABLE: ReadonlySet<ContentType> = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'vfat']);
 
 function at(dev: BlockDevice, offset: number, length: number): Buffer | undefined {
   return offset + length <= dev.size ? dev.read(offset, length) : undefined;
@@ -79,6 +80,8 @@ export function openFilesystem(dev: BlockDevice, type: ContentType = probeConten
       return openXfs(dev);
     case 'btrfs':
       return openBtrfs(dev);
+    case 'vfat':
+      return openFat(dev);
     default:
       throw new HyperwardError(
         'E_UNSUPPORTED_FORMAT',

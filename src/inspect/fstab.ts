@@ -35,9 +35,14 @@ export interface FsIdentity {
   label?: string;
   partUuid?: string;
   partLabel?: string;
+  /** Volume group and logical volume, for a filesystem on an LVM logical volume. */
+  lv?: [vg: string, lv: string];
 }
 
-/** True when an fstab `spec` names this filesystem (by UUID, LABEL, PARTUUID, PARTLABEL, or /dev/disk/by-*). */
+/**
+ * True when an fstab `spec` names this filesystem (by UUID, LABEL, PARTUUID, PARTLABEL, /dev/disk/by-*, or an LVM
+ * device path).
+ */
 export function specMatches(spec: string, id: FsIdentity): boolean {
   const eq = (a: string | undefined, b: string): boolean =>
     a !== undefined && a.toLowerCase() === b.toLowerCase();
@@ -57,5 +62,11 @@ export function specMatches(spec: string, id: FsIdentity): boolean {
   }
   const d = /^\/dev\/disk\/by-(uuid|label|partuuid|partlabel)\/(.+)$/.exec(spec);
   if (d) return specMatches(`${d[1]!.toUpperCase()}=${d[2]!}`, id);
+  // LVM logical volumes by device path: /dev/VG/LV, or /dev/mapper/VG-LV with dashes in names doubled.
+  if (id.lv !== undefined) {
+    const [vg, lv] = id.lv;
+    const mapper = `${vg.replace(/-/g, '--')}-${lv.replace(/-/g, '--')}`;
+    return spec === `/dev/${vg}/${lv}` || spec === `/dev/mapper/${mapper}`;
+  }
   return false;
 }

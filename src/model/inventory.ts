@@ -52,6 +52,8 @@ export interface FilesystemInfo {
   type: string;
   uuid?: string;
   label?: string;
+  /** `vg/lv` for a filesystem on an LVM2 logical volume (`partition` is then the PV's partition). */
+  volume?: string;
   /** The btrfs subvolume the OS root was found in, when not the default one. */
   subvolume?: string;
   /** Where the OS mounts it, from its fstab, when known. */

@@ -2,6 +2,7 @@ import { openImage, type OpenImageOptions } from '../disk/open.js';
 import { readPartitions } from '../disk/partition/index.js';
 import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
+import { readLvm } from '../disk/lvm.js';
 import { listBtrfsSubvolumes, openBtrfs } from '../fs/btrfs.js';
 import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
 import { Vfs } from '../fs/vfs.js';
@@ -25,6 +26,8 @@ export interface ImageVolume {
   error?: { code: string; message: string };
   partUuid?: string;
   partLabel?: string;
+  /** Volume group and logical volume, for a filesystem on an LVM logical volume. */
+  lv?: [vg: string, lv: string];
   /** It holds OS markers (os-release, fstab, dpkg database). */
   looksLikeRoot?: boolean;
 }
@@ -102,13 +105,16 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
             });
     const wanted = opts.partition;
     const volumes: ImageVolume[] = [];
+    const pvs: Array<{ index: number; device: BlockDevice }> = [];
     for (const c of candidates) {
       if (wanted !== undefined && c.index !== wanted) continue;
       const vol = probeVolume({ partition: c.index, type: 'unknown' }, c.device);
       if (c.partUuid !== undefined) vol.partUuid = c.partUuid;
       if (c.partLabel !== undefined) vol.partLabel = c.partLabel;
+      if (vol.info.type === 'lvm2-pv') pvs.push({ index: c.index, device: c.device });
       volumes.push(vol);
     }
+    volumes.push(...lvmVolumes(pvs));
     if (wanted !== undefined && volumes.length === 0) {
       const have = candidates.map((c) => c.index).join(', ') || 'none';
       throw new HyperwardError('E_USAGE', `no partition ${wanted} (partitions: ${have})`, { file: path });
@@ -155,7 +161,7 @@ function probeVolume(info: FilesystemInfo, device: BlockDevice): ImageVolume {
         }
       }
       vol.vfs = vfs;
-    } else if (type !== 'unknown') {
+    } else if (type !== 'unknown' && type !== 'lvm2-pv') {
       vol.info.note = `${type} detected; this version does not inspect it`;
     }
   } catch (e) {
@@ -163,6 +169,46 @@ function probeVolume(info: FilesystemInfo, device: BlockDevice): ImageVolume {
     vol.error = { code: e.code, message: e.message };
   }
   return vol;
+}
+
+/**
+ * The visible logical volumes of the image's LVM2 physical volumes (every volume group, linear and striped LVs),
+ * each probed like a partition; an LV that cannot be opened (thin, RAID, a missing PV) and every problem with the
+ * LVM metadata become volumes with an error, so they are reported, never skipped.
+ */
+function lvmVolumes(pvs: ReadonlyArray<{ index: number; device: BlockDevice }>): ImageVolume[] {
+  if (pvs.length === 0) return [];
+  const out: ImageVolume[] = [];
+  const scan = readLvm(pvs.map((p) => p.device));
+  const indexOf = (dev: BlockDevice | undefined): number =>
+    pvs.find((p) => p.device === dev)?.index ?? pvs[0]!.index;
+  for (const vg of scan.vgs) {
+    for (const lv of vg.lvs) {
+      if (!lv.visible) continue;
+      const firstPv = lv.segments[0]?.stripes?.[0]?.pv;
+      const info: FilesystemInfo = {
+        partition: indexOf(vg.pvs.find((p) => p.name === firstPv)?.device),
+        type: 'unknown',
+        volume: `${vg.name}/${lv.name}`,
+      };
+      let vol: ImageVolume;
+      try {
+        vol = probeVolume(info, lv.open());
+      } catch (e) {
+        if (!isHyperwardError(e)) throw e;
+        vol = { info, error: { code: e.code, message: e.message } };
+      }
+      vol.lv = [vg.name, lv.name];
+      out.push(vol);
+    }
+  }
+  for (const issue of scan.issues) {
+    const pv = pvs.find((p) => p.device.name === issue.device);
+    const info: FilesystemInfo = { partition: pv?.index ?? pvs[0]!.index, type: 'lvm2-pv' };
+    if (issue.vg !== undefined) info.volume = issue.lv !== undefined ? `${issue.vg}/${issue.lv}` : issue.vg;
+    out.push({ info, error: { code: issue.code, message: `LVM2: ${issue.message}` } });
+  }
+  return out;
 }
 
 /** Subvolumes tried when looking for a btrfs OS root, at most. */
@@ -192,6 +238,7 @@ function assembleRoot(m: MountedImage): void {
     if (v.info.label !== undefined) out.label = v.info.label;
     if (v.partUuid !== undefined) out.partUuid = v.partUuid;
     if (v.partLabel !== undefined) out.partLabel = v.partLabel;
+    if (v.lv !== undefined) out.lv = v.lv;
     return out;
   };
   let root: ImageVolume | undefined;
@@ -265,7 +312,12 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
   try {
     result.image = m.info;
     for (const v of m.volumes) {
-      const where = v.info.partition === 0 ? 'whole disk' : `partition ${v.info.partition}`;
+      const where =
+        v.info.volume !== undefined
+          ? `logical volume ${v.info.volume}`
+          : v.info.partition === 0
+            ? 'whole disk'
+            : `partition ${v.info.partition}`;
       if (v.error) {
         result.findings.push(
           finding(
