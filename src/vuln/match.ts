@@ -35,7 +35,7 @@ import { scoreVector } from './cvss.js';
 import { distroKeysFor } from './ecosystem.js';
 import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
 import { decideSeverity, distroRating, ratingSource, type SeverityDecision } from './severity.js';
-import type { Advisory, AdvisoryIndex, AffectedPackage } from './types.js';
+import type { AdvisoryIndex, AdvisoryRecord, AffectedPackage } from './types.js';
 import { compareVersions } from './version/index.js';
 
 /** Notes beyond this many are counted, not kept. */
@@ -61,7 +61,7 @@ export interface MatchResult {
 
 /** What the matcher needs of one advisory, worked out once per call. */
 interface Facts {
-  adv: Advisory;
+  adv: AdvisoryRecord;
   vulnIds: string[];
   /** Scored when the advisory first affects something. */
   cvss: CvssScore[] | undefined;
@@ -101,7 +101,7 @@ function cveOf(id: string): string | undefined {
  * before OSV had `upstream`, the CVEs among `related`; else the CVE its id embeds; else its own id.
  */
 export function vulnerabilityIds(
-  adv: Pick<Advisory, 'id' | 'aliases'> & Partial<Pick<Advisory, 'upstream' | 'related'>>,
+  adv: Pick<AdvisoryRecord, 'id' | 'aliases'> & Partial<Pick<AdvisoryRecord, 'upstream' | 'related'>>,
 ): string[] {
   if (CVE.test(adv.id)) return [adv.id];
   const out: string[] = [];
@@ -416,7 +416,7 @@ function mergeGroup(
     fixedVersion !== undefined ? 'fixed' : affected.some((e) => e.entry.wontFix) ? 'wont-fix' : 'not-fixed';
 
   // Records in order of first appearance; one advisory per (record, ecosystem).
-  const records: Advisory[] = [];
+  const records: AdvisoryRecord[] = [];
   const advisories: VulnerabilityInfo['advisories'] = [];
   const cvss: CvssScore[] = [];
   for (const e of affected) {
@@ -550,7 +550,7 @@ function buildFinding(
 }
 
 /** The finding's references: the CVE, each matched advisory, then the records' links; deduplicated and capped. */
-function referencesFor(vulnId: string, records: readonly Advisory[]): Reference[] {
+function referencesFor(vulnId: string, records: readonly AdvisoryRecord[]): Reference[] {
   const out: Reference[] = [];
   const urls = new Set<string>();
   const usable = (u: unknown): u is string =>

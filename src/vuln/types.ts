@@ -88,6 +88,9 @@ export interface Advisory {
   affected: AffectedPackage[];
 }
 
+/** An advisory without its affected entries: what matching needs of a record beyond the hits. */
+export type AdvisoryRecord = Omit<Advisory, 'affected'>;
+
 export const MAX_DETAILS = 4096;
 
 /** One problem with one record of a feed: reported, skipped, the import goes on. */
@@ -114,8 +117,11 @@ export interface ImportSummary {
 export interface AdvisoryIndex {
   /** `distro` is a `DistroKey`, or a prefix ending in `:` never; exact keys only. */
   lookup(distro: DistroKey, pkg: string): AffectedHit[];
-  /** The advisory a hit came from (cached by the implementation). */
-  advisory(key: string): Advisory | undefined;
+  /**
+   * The advisory a hit came from, without its affected entries (the hits carry those); cached by the
+   * implementation, so asking again for the same key is cheap.
+   */
+  advisory(key: string): AdvisoryRecord | undefined;
 }
 
 /** One affected entry with the key of the advisory it belongs to. */

@@ -23,6 +23,7 @@ import { HyperwardError } from '../../errors.js';
 import { Lru } from '../../lru.js';
 import type {
   Advisory,
+  AdvisoryRecord,
   AdvisoryIndex,
   AdvisoryOrigin,
   AffectedHit,
@@ -191,6 +192,28 @@ function olderThan(a: string, b: string): boolean {
   return Number.isFinite(x) && Number.isFinite(y) ? x < y : a < b;
 }
 
+/** An advisory row as the matcher sees it (no affected entries). */
+function recordOf(row: AdvisoryRow): AdvisoryRecord {
+  const b = JSON.parse(row.body) as Body;
+  const adv: AdvisoryRecord = {
+    key: row.key,
+    id: row.id,
+    origin: row.origin as AdvisoryOrigin,
+    aliases: b.aliases,
+    upstream: b.upstream ?? [],
+    related: b.related,
+    modified: row.modified,
+    severity: b.severity,
+    references: b.references,
+  };
+  if (b.summary !== undefined) adv.summary = b.summary;
+  if (b.details !== undefined) adv.details = b.details;
+  if (b.published !== undefined) adv.published = b.published;
+  if (row.withdrawn !== null) adv.withdrawn = row.withdrawn;
+  if (b.distroSeverity !== undefined) adv.distroSeverity = b.distroSeverity;
+  return adv;
+}
+
 function bodyOf(a: Advisory): string {
   const b: Body = {
     aliases: a.aliases,
@@ -280,8 +303,9 @@ function computeStats(db: Database.Database): Stats {
  * db.close();
  */
 export class AdvisoryDb implements AdvisoryIndex {
-  private readonly cache = new Lru<string, Advisory | null>(1024);
+  private readonly cache = new Lru<string, AdvisoryRecord | null>(16_384);
   private lookupStmt: Database.Statement<[string, string], { key: string; entry: string }> | undefined;
+  private advisoryStmt: Database.Statement<[string], AdvisoryRow> | undefined;
 
   private constructor(
     /** The database file, as given. */
@@ -354,6 +378,11 @@ export class AdvisoryDb implements AdvisoryIndex {
       if (!ro) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
+      } else {
+        // Matching reads pages all over the file: map it rather than copy each page through read(), and keep
+        // more of it in SQLite's own cache.
+        db.pragma('mmap_size = 1073741824');
+        db.pragma('cache_size = -65536');
       }
       return new AdvisoryDb(path, db, ro);
     } catch (e) {
@@ -394,47 +423,42 @@ export class AdvisoryDb implements AdvisoryIndex {
     }
   }
 
-  /** The advisory stored under `key`, with all its affected entries; cached (LRU). */
-  advisory(key: string): Advisory | undefined {
+  /** The advisory stored under `key`, without its affected entries; cached (LRU), one prepared statement. */
+  advisory(key: string): AdvisoryRecord | undefined {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
-    let adv: Advisory | undefined;
+    let adv: AdvisoryRecord | undefined;
+    try {
+      this.advisoryStmt ??= this.db.prepare<[string], AdvisoryRow>(
+        'SELECT rid, key, id, origin, modified, withdrawn, body FROM advisories WHERE key = ?',
+      );
+      const row = this.advisoryStmt.get(key);
+      if (row !== undefined) adv = recordOf(row);
+    } catch (e) {
+      throw dbError(this.path, e, `reading advisory ${key}`);
+    }
+    this.cache.set(key, adv ?? null);
+    return adv;
+  }
+
+  /** The whole advisory stored under `key`, its affected entries included (not cached: for export and tests). */
+  record(key: string): Advisory | undefined {
     try {
       const row = this.db
         .prepare<[string], AdvisoryRow>(
           'SELECT rid, key, id, origin, modified, withdrawn, body FROM advisories WHERE key = ?',
         )
         .get(key);
-      if (row !== undefined) {
-        const entries = this.db
-          .prepare<[number], { distro: string; package: string; entry: string }>(
-            'SELECT distro, package, entry FROM affected WHERE advisory = ? ORDER BY rowid',
-          )
-          .all(row.rid);
-        const b = JSON.parse(row.body) as Body;
-        adv = {
-          key: row.key,
-          id: row.id,
-          origin: row.origin as AdvisoryOrigin,
-          aliases: b.aliases,
-          upstream: b.upstream ?? [],
-          related: b.related,
-          modified: row.modified,
-          severity: b.severity,
-          references: b.references,
-          affected: entries.map((e) => affectedOf(e.distro, e.package, e.entry)),
-        };
-        if (b.summary !== undefined) adv.summary = b.summary;
-        if (b.details !== undefined) adv.details = b.details;
-        if (b.published !== undefined) adv.published = b.published;
-        if (row.withdrawn !== null) adv.withdrawn = row.withdrawn;
-        if (b.distroSeverity !== undefined) adv.distroSeverity = b.distroSeverity;
-      }
+      if (row === undefined) return undefined;
+      const entries = this.db
+        .prepare<[number], { distro: string; package: string; entry: string }>(
+          'SELECT distro, package, entry FROM affected WHERE advisory = ? ORDER BY rowid',
+        )
+        .all(row.rid);
+      return { ...recordOf(row), affected: entries.map((e) => affectedOf(e.distro, e.package, e.entry)) };
     } catch (e) {
       throw dbError(this.path, e, `reading advisory ${key}`);
     }
-    this.cache.set(key, adv ?? null);
-    return adv;
   }
 
   /** ISO time of the last completed import, or undefined before the first. Cheap: for every scan's age check. */
@@ -587,6 +611,7 @@ export class AdvisoryDb implements AdvisoryIndex {
   /** Closes the file. */
   close(): void {
     this.lookupStmt = undefined;
+    this.advisoryStmt = undefined;
     this.cache.clear();
     if (this.db.open) this.db.close();
   }
