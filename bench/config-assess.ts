@@ -27,6 +27,7 @@ import { parseXml } from '../src/platform/xml.js';
 import { scanConfigFiles, type AssessOptions } from '../src/scan/assess.js';
 import { repoRoot } from '../test/fixtures/build.js';
 import { log, writeFileAtomic } from '../test/fixtures/tools.js';
+import { prng, rngFrom, type Rng } from './rng.js';
 
 const WHO = 'bench:config';
 /** Bump when the generator changes, so a cached corpus from an older generator is rebuilt. */
@@ -80,41 +81,6 @@ function parseArgs(argv: string[]): Options {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The corpus: real libvirt fixtures, varied.
-
-/** A seeded PRNG (32-bit state, xorshift-multiply) returning floats in [0, 1). */
-function prng(seed: string): () => number {
-  let s = createHash('sha256').update(seed).digest().readUInt32LE(0) || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-interface Rng {
-  next: () => number;
-  chance: (p: number) => boolean;
-  int: (lo: number, hi: number) => number;
-  pick: <T>(xs: readonly T[]) => T;
-  hex: (n: number) => string;
-}
-
-function rngFrom(next: () => number): Rng {
-  const int = (lo: number, hi: number): number => lo + Math.floor(next() * (hi - lo + 1));
-  return {
-    next,
-    chance: (p) => next() < p,
-    int,
-    pick: <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!,
-    hex: (n) => {
-      let s = '';
-      for (let i = 0; i < n; i++) s += int(0, 15).toString(16);
-      return s;
-    },
-  };
-}
 
 const ROLES = [
   'web',
