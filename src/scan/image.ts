@@ -7,6 +7,8 @@ import { listBtrfsSubvolumes, openBtrfs } from '../fs/btrfs.js';
 import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
 import { Vfs } from '../fs/vfs.js';
 import { parseFstab, specMatches, type FstabEntry } from '../inspect/fstab.js';
+import { readClamAv } from '../inspect/clamav.js';
+import { readPackageActivity, stalenessFindings } from '../inspect/staleness.js';
 import { inspectSystem } from '../inspect/system.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
 import type { FilesystemInfo, ImageInfo, PartitionInfo } from '../model/inventory.js';
@@ -14,6 +16,8 @@ import type { ScanResult } from '../model/report.js';
 import { Mounts } from './mounts.js';
 
 export interface MountOptions extends OpenImageOptions {
+  /** The moment staleness is judged against; now by default. */
+  now?: Date;
   /** Use only this partition (0 = the whole disk) as the root, as `--partition N`. */
   partition?: number;
 }
@@ -346,6 +350,16 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
       try {
         const { problems, ...inv } = inspectSystem(m.root);
         Object.assign(result, inv);
+        // Staleness: days since the last package change, the OS release's end of life, antivirus signatures.
+        result.findings.push(
+          ...stalenessFindings({
+            target: path,
+            now: opts.now ?? new Date(),
+            ...(result.os ? { os: result.os } : {}),
+            packages: readPackageActivity(m.root),
+            clamav: readClamAv(m.root),
+          }),
+        );
         problems.forEach((e) =>
           result.findings.push(
             finding(
