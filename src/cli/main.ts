@@ -53,6 +53,13 @@ export function buildProgram(): Command {
       false,
     )
     .option('-q, --quiet', 'no progress on stderr', false)
+    .option(
+      '--verify-files',
+      "compare every packaged file with the package manager's digests (dpkg, RPM, apk): changed binaries and libraries are tamper evidence; reads every packaged file",
+      false,
+    )
+    .option('--baseline <manifest>', 'report files added, removed and changed since a signed baseline')
+    .option('--baseline-key <public.pem>', "the Ed25519 public key the baseline's signature is checked with")
     .addOption(new Option('--stats', 'print bytes read as JSON on stderr').hideHelp());
   addVulnOptions(scanImage)
     .addHelpText(
@@ -62,7 +69,8 @@ Examples:
   $ hyperward scan image vm.qcow2
   $ hyperward scan image --format cyclonedx --output sbom.json vm.vmdk
   $ hyperward scan image --format json disk1.vhdx disk2.vdi | jq '.results[].os'
-  $ hyperward scan image --fail-on high --vex vex.openvex.json vm.qcow2`,
+  $ hyperward scan image --fail-on high --vex vex.openvex.json vm.qcow2
+  $ hyperward scan image --verify-files --baseline vm.baseline.json --baseline-key ops.pub vm.qcow2`,
     )
     .action(async (images: string[], o: ScanImageOpts) => {
       const { runScanImage } = await import('./scan-image.js');
@@ -294,6 +302,31 @@ Examples:
       const { runCat } = await import('./image-cmd.js');
       process.exitCode = await runCat(img, path, o);
     });
+  image
+    .command('keygen')
+    .description('make an Ed25519 key pair for signing baselines: PREFIX.key (private) and PREFIX.pub')
+    .argument('<prefix>', 'path prefix of the two files (neither may exist)')
+    .action(async (prefix: string) => {
+      const { runKeygen } = await import('./baseline-cmd.js');
+      process.exitCode = runKeygen(prefix);
+    });
+  image
+    .command('baseline')
+    .description(
+      "record every file of an image's OS tree (path, type, size, mode, owner, SHA-256), signed with Ed25519",
+    )
+    .argument('<image>', 'disk image file')
+    .requiredOption('--key <private.pem>', 'the Ed25519 private key (hyperward image keygen)')
+    .requiredOption('-o, --output <manifest>', 'where to write the signed manifest')
+    .option('--allow-backing-outside', "follow backing files outside the image's directory", false)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ hyperward image keygen ops\n  $ hyperward image baseline --key ops.key -o web01.baseline.json web01.qcow2\n  $ hyperward scan image --baseline web01.baseline.json --baseline-key ops.pub web01.qcow2`,
+    )
+    .action(async (img: string, o: { key: string; output: string; allowBackingOutside: boolean }) => {
+      const { runBaseline } = await import('./baseline-cmd.js');
+      process.exitCode = runBaseline(img, o);
+    });
   return program;
 }
 
@@ -312,6 +345,9 @@ export interface ScanImageOpts extends VulnCliOpts {
   allowBackingOutside: boolean;
   quiet: boolean;
   stats?: boolean;
+  verifyFiles: boolean;
+  baseline?: string;
+  baselineKey?: string;
 }
 
 export interface ImageOpts {

@@ -5,15 +5,15 @@ export class Progress {
 
   constructor(
     private readonly label: string,
-    private readonly total: number,
+    public total: number,
     quiet = false,
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {
-    this.enabled = !quiet && stream.isTTY === true && total > 0;
+    this.enabled = !quiet && stream.isTTY === true;
   }
 
   update(done: number, note = ''): void {
-    if (!this.enabled) return;
+    if (!this.enabled || this.total <= 0) return;
     const now = Date.now();
     if (now - this.last < 100 && done < this.total) return;
     this.last = now;

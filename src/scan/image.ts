@@ -7,7 +7,9 @@ import { listBtrfsSubvolumes, openBtrfs } from '../fs/btrfs.js';
 import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
 import { Vfs } from '../fs/vfs.js';
 import { parseFstab, specMatches, type FstabEntry } from '../inspect/fstab.js';
+import { baselineFindings, compareToBaseline, type Manifest } from '../inspect/baseline.js';
 import { readClamAv } from '../inspect/clamav.js';
+import { integrityFindings, verifyPackagedFiles } from '../inspect/integrity.js';
 import { readPackageActivity, stalenessFindings } from '../inspect/staleness.js';
 import { inspectSystem } from '../inspect/system.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
@@ -18,6 +20,12 @@ import { Mounts } from './mounts.js';
 export interface MountOptions extends OpenImageOptions {
   /** The moment staleness is judged against; now by default. */
   now?: Date;
+  /** Compare every packaged file with the package manager's digests (reads every packaged file). */
+  verifyFiles?: boolean;
+  /** Progress of `verifyFiles`: files done of the total. */
+  onVerifyProgress?: (done: number, total: number) => void;
+  /** A verified baseline manifest: report files added, removed and changed since it was taken. */
+  baseline?: Manifest;
   /** Use only this partition (0 = the whole disk) as the root, as `--partition N`. */
   partition?: number;
 }
@@ -360,6 +368,17 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
             clamav: readClamAv(m.root),
           }),
         );
+        if (opts.verifyFiles) {
+          const v = verifyPackagedFiles(
+            m.root,
+            opts.onVerifyProgress ? { onProgress: opts.onVerifyProgress } : {},
+          );
+          result.findings.push(...integrityFindings(v, path));
+        }
+        if (opts.baseline) {
+          const diff = compareToBaseline(opts.baseline, m.root);
+          result.findings.push(...baselineFindings(diff, path, opts.baseline));
+        }
         problems.forEach((e) =>
           result.findings.push(
             finding(
