@@ -48,3 +48,22 @@ export { matchInventory, type MatchOptions, type MatchResult } from './vuln/matc
 export { loadVex, applyVex, type VexDocument } from './vuln/vex.js';
 export { readSbom, type SbomInventory } from './sbom/read.js';
 export { openVulnContext, addVulnerabilities, type VulnOptions, type VulnContext } from './scan/vulns.js';
+export { openXfs } from './fs/xfs.js';
+export { openBtrfs, listBtrfsSubvolumes } from './fs/btrfs.js';
+export { openFat } from './fs/fat.js';
+export { readLvm, type VolumeGroup, type LogicalVolume } from './disk/lvm.js';
+export { readInstalledPackages, inspectSystem, type RootReader } from './inspect/system.js';
+export { readRpmDatabase, type RpmDatabase } from './inspect/rpm/index.js';
+export { readApkDatabase } from './inspect/apk.js';
+export { verifyPackagedFiles, integrityFindings, type IntegrityReport } from './inspect/integrity.js';
+export {
+  createBaseline,
+  signManifest,
+  verifyManifest,
+  compareToBaseline,
+  generateKeyPair,
+  type Manifest,
+} from './inspect/baseline.js';
+export { endOfLife } from './inspect/eol.js';
+export { readClamAv } from './inspect/clamav.js';
+export { readPackageActivity, stalenessFindings } from './inspect/staleness.js';
