@@ -41,6 +41,7 @@ import {
   type Superblock,
 } from './ext4/superblock.js';
 import type { DirEntry, FileSystem, FileType, Inode } from './types.js';
+import { readMappedRange } from './mapped-read.js';
 
 const ROOT_INO = 2;
 /** Directories larger than this are refused (E_LIMIT); real ones are a few MiB at most. */
@@ -50,7 +51,6 @@ const MAX_DIR_ENTRIES = 1_000_000;
 /** Longest file name ext2/3/4 can store. */
 const MAX_NAME = 255;
 /** Contiguous data is read in pieces of at most this size. */
-const MAX_COALESCED_READ = 32 * 1024 * 1024;
 /** Directory blocks are fetched this many bytes at a time when scanning. */
 const DIR_READ_CHUNK = 64 * 1024;
 const BG_INODE_UNINIT = 0x1;
@@ -267,38 +267,16 @@ class Ext4FileSystem implements FileSystem, MapContext {
       }
       return Buffer.from(data.subarray(offset, offset + length));
     }
-    const bs = this.sb.blockSize;
-    const end = offset + length;
-    // Segments to fetch: [offset in the output, device offset, length]; physically contiguous runs are merged.
-    const segs: Array<[number, number, number]> = [];
-    let pos = offset;
-    while (pos < end) {
-      const lblk = Math.floor(pos / bs);
-      const run = this.map(i, lblk);
-      const runEnd = Math.min(end, (lblk + run.count) * bs);
-      const n = runEnd - pos;
-      if (run.pblk > 0) {
-        const devOff = run.pblk * bs + (pos - lblk * bs);
-        const last = segs[segs.length - 1];
-        if (
-          last !== undefined &&
-          last[1] + last[2] === devOff &&
-          last[0] + last[2] === pos - offset &&
-          last[2] + n <= MAX_COALESCED_READ
-        ) {
-          last[2] += n;
-        } else {
-          segs.push([pos - offset, devOff, n]);
-        }
-      }
-      pos = runEnd;
-    }
-    const only = segs[0];
-    if (segs.length === 1 && only !== undefined && only[2] === length)
-      return this.devRead(only[1], length, layer);
-    const out = Buffer.alloc(length);
-    for (const [outOff, devOff, n] of segs) this.devRead(devOff, n, layer).copy(out, outOff);
-    return out;
+    return readMappedRange(
+      offset,
+      length,
+      this.sb.blockSize,
+      (lblk) => {
+        const run = this.map(i, lblk);
+        return { device: run.pblk > 0 ? run.pblk : undefined, count: run.count };
+      },
+      (devOff, n) => this.devRead(devOff, n, layer),
+    );
   }
 
   read(ino: number, offset: number, length: number): Buffer {

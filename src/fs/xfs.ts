@@ -41,6 +41,7 @@ import {
 import { FMT_LOCAL, inodeOffset, parseInode, type XfsInode } from './xfs/inode.js';
 import { hasXfsMagic, readSuperblock, type XfsSuperblock } from './xfs/superblock.js';
 import type { DirEntry, FileSystem, FileType, Inode } from './types.js';
+import { readMappedRange } from './mapped-read.js';
 
 /** Directories whose data space is larger than this are refused (E_LIMIT). */
 const MAX_DIR_BYTES = 256 * 1024 * 1024;
@@ -51,7 +52,6 @@ const SYMLINK_MAXLEN = 1024;
 const SYMLINK_MAGIC = 0x58534c4d; // 'XSLM'
 const SYMLINK_HDR = 56;
 /** Contiguous data is read in pieces of at most this size. */
-const MAX_COALESCED_READ = 32 * 1024 * 1024;
 /** Leaf blocks followed sideways while collecting hash collisions. */
 const MAX_LEAF_HOPS = 64;
 
@@ -191,37 +191,16 @@ class XfsFileSystem implements FileSystem, XfsContext {
   private readMapped(i: XfsInode, offset: number, length: number, layer: string): Buffer {
     if (length === 0) return Buffer.alloc(0);
     const map = this.extentMap(i);
-    const bs = this.sb.blockSize;
-    const end = offset + length;
-    const segs: Array<[number, number, number]> = [];
-    let pos = offset;
-    while (pos < end) {
-      const lblk = Math.floor(pos / bs);
-      const run = mapBlock(map, lblk);
-      const runEnd = Math.min(end, (lblk + run.count) * bs);
-      const n = runEnd - pos;
-      if (run.blk >= 0) {
-        const devOff = run.blk * bs + (pos - lblk * bs);
-        const last = segs[segs.length - 1];
-        if (
-          last !== undefined &&
-          last[1] + last[2] === devOff &&
-          last[0] + last[2] === pos - offset &&
-          last[2] + n <= MAX_COALESCED_READ
-        ) {
-          last[2] += n;
-        } else {
-          segs.push([pos - offset, devOff, n]);
-        }
-      }
-      pos = runEnd;
-    }
-    const only = segs[0];
-    if (segs.length === 1 && only !== undefined && only[2] === length)
-      return this.devRead(only[1], length, layer);
-    const out = Buffer.alloc(length);
-    for (const [outOff, devOff, n] of segs) this.devRead(devOff, n, layer).copy(out, outOff);
-    return out;
+    return readMappedRange(
+      offset,
+      length,
+      this.sb.blockSize,
+      (lblk) => {
+        const run = mapBlock(map, lblk);
+        return { device: run.blk >= 0 ? run.blk : undefined, count: run.count };
+      },
+      (devOff, n) => this.devRead(devOff, n, layer),
+    );
   }
 
   read(ino: number, offset: number, length: number): Buffer {
