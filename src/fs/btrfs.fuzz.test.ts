@@ -13,12 +13,11 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
+import { attempt, EditedDevice, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { crc32c } from '../disk/crc32c.js';
 import { openImage } from '../disk/open.js';
-import { checkRange, type BlockDevice, type DeviceInfo } from '../disk/types.js';
-import { isHyperwardError } from '../errors.js';
+import { type BlockDevice } from '../disk/types.js';
 import { listBtrfsSubvolumes, openBtrfs } from './btrfs.js';
 import type { FileSystem } from './types.js';
 import { Vfs } from './vfs.js';
@@ -28,47 +27,6 @@ const NUM_RUNS = 150;
 const READ_BUDGET = 96 * 1024 * 1024;
 const MAX_READS = 100_000;
 const SUPER = 0x10000;
-
-/**
- * The real image file with byte edits laid over it (and optionally cut short), counting what is read: a walk
- * that reads more than the budget throws a plain Error, which fails the property.
- */
-class EditedDevice implements BlockDevice {
-  readonly format = 'raw';
-  private bytes = 0;
-  private reads = 0;
-  constructor(
-    private readonly inner: BlockDevice,
-    private readonly edits: ReadonlyMap<number, number>,
-    readonly size: number,
-  ) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  get info(): DeviceInfo {
-    return this.inner.info;
-  }
-  read(offset: number, length: number): Buffer {
-    checkRange(this, offset, length);
-    this.bytes += length;
-    if (++this.reads > MAX_READS || this.bytes > READ_BUDGET) {
-      throw new Error(`unbounded work: ${this.reads} reads, ${this.bytes} bytes`);
-    }
-    const b = Buffer.from(this.inner.read(offset, length));
-    for (const [o, v] of this.edits) if (o >= offset && o < offset + length) b[o - offset] = v;
-    return b;
-  }
-  close(): void {}
-}
-
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch (e) {
-    if (isHyperwardError(e)) return undefined;
-    throw e;
-  }
-}
 
 /** Walks everything reachable, reading files (capped), links and names; bounded whatever the image says. */
 function walk(fs: FileSystem): void {
@@ -273,7 +231,10 @@ describe('btrfs reader under mutated images (fast-check)', () => {
   function check(t: Target, map: ReadonlyMap<number, number>, size = t.size): void {
     const inner = openImage(t.path, { format: 'raw' });
     try {
-      const dev = new EditedDevice(inner, map, Math.min(size, inner.size));
+      const dev = new EditedDevice(inner, map, Math.min(size, inner.size), {
+        maxBytes: READ_BUDGET,
+        maxReads: MAX_READS,
+      });
       onlyHyperwardErrors(() => {
         attempt(() => listBtrfsSubvolumes(dev));
         walk(openBtrfs(dev));
@@ -288,7 +249,9 @@ describe('btrfs reader under mutated images (fast-check)', () => {
       if (target === undefined) continue;
       const dev = openImage(target.path, { format: 'raw' });
       try {
-        const fs = openBtrfs(new EditedDevice(dev, new Map(), dev.size));
+        const fs = openBtrfs(
+          new EditedDevice(dev, new Map(), dev.size, { maxBytes: READ_BUDGET, maxReads: MAX_READS }),
+        );
         walk(fs);
         const vfs = new Vfs(fs);
         if (target === plain) {

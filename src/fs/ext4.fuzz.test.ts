@@ -4,25 +4,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyEdits, byteEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
+import { applyEdits, attempt, byteEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { openImage } from '../disk/open.js';
-import { isHyperwardError } from '../errors.js';
 import { openExt4 } from './ext4.js';
 import type { FileSystem } from './types.js';
 import { Vfs } from './vfs.js';
 
 const NUM_RUNS = 200;
-
-/** Runs `fn`, swallowing HyperwardErrors only, so one damaged entry does not end the walk. */
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch (e) {
-    if (isHyperwardError(e)) return undefined;
-    throw e;
-  }
-}
 
 /** Walks everything reachable, reading every file (capped), link and name; bounded whatever the image says. */
 function walk(fs: FileSystem): void {

@@ -3,28 +3,17 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { byteEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
+import { attempt, byteEdits, byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { pattern } from '../../test/helpers/pattern.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { openImage } from '../disk/open.js';
 import { checkRange, type BlockDevice, type DeviceInfo } from '../disk/types.js';
-import { isHyperwardError } from '../errors.js';
 import { openFat } from './fat.js';
 import type { FileSystem } from './types.js';
 import { Vfs } from './vfs.js';
 
 const NUM_RUNS = 200;
 const MTOOLS_ENV = { ...process.env, TZ: 'UTC', MTOOLS_SKIP_CHECK: '1' };
-
-/** Runs `fn`, swallowing HyperwardErrors only, so one damaged entry does not end the walk. */
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch (e) {
-    if (isHyperwardError(e)) return undefined;
-    throw e;
-  }
-}
 
 /** Walks everything reachable, reading every file (capped) and name; bounded whatever the image says. */
 function walk(fs: FileSystem): void {

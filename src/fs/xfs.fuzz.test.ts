@@ -4,61 +4,15 @@ import { mkdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import { onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
+import { attempt, EditedDevice, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { crc32cWithZeroedField } from '../disk/crc32c.js';
 import { openImage } from '../disk/open.js';
-import { checkRange, type BlockDevice, type DeviceInfo } from '../disk/types.js';
-import { isHyperwardError } from '../errors.js';
 import type { FileSystem } from './types.js';
 import { Vfs } from './vfs.js';
 import { openXfs } from './xfs.js';
 
 const NUM_RUNS = 150;
-/** Bytes one walk of a mutated image may read before the work counts as unbounded (a test failure). */
-const READ_BUDGET = 256 * 1024 * 1024;
-const MAX_READS = 200_000;
-
-/**
- * The real image file with byte edits laid over it (and optionally cut short), counting what is read: a walk
- * that reads more than READ_BUDGET bytes throws a plain Error, which fails the property.
- */
-class EditedDevice implements BlockDevice {
-  readonly format = 'raw';
-  private bytes = 0;
-  private reads = 0;
-  constructor(
-    private readonly inner: BlockDevice,
-    private readonly edits: ReadonlyMap<number, number>,
-    readonly size: number,
-  ) {}
-  get name(): string {
-    return this.inner.name;
-  }
-  get info(): DeviceInfo {
-    return this.inner.info;
-  }
-  read(offset: number, length: number): Buffer {
-    checkRange(this, offset, length);
-    this.bytes += length;
-    if (++this.reads > MAX_READS || this.bytes > READ_BUDGET) {
-      throw new Error(`unbounded work: ${this.reads} reads, ${this.bytes} bytes`);
-    }
-    const b = Buffer.from(this.inner.read(offset, length));
-    for (const [o, v] of this.edits) if (o >= offset && o < offset + length) b[o - offset] = v;
-    return b;
-  }
-  close(): void {}
-}
-
-function attempt<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch (e) {
-    if (isHyperwardError(e)) return undefined;
-    throw e;
-  }
-}
 
 /** Walks everything reachable, reading files (capped), links and names; bounded whatever the image says. */
 function walk(fs: FileSystem): number {

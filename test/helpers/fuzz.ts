@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { checkRange, type BlockDevice, type DeviceInfo } from '../../src/disk/types.js';
 import { isHyperwardError } from '../../src/errors.js';
 
 /**
@@ -35,4 +36,51 @@ export function applyEdits(buf: Buffer, edits: ReadonlyArray<readonly [number, n
   const out = Buffer.from(buf);
   for (const [off, val] of edits) if (off < out.length) out[off] = val;
   return out;
+}
+
+/** Runs `fn`, swallowing HyperwardErrors only, so one damaged entry does not end a walk over a mutated image. */
+export function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (e) {
+    if (isHyperwardError(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * A real image with byte edits laid over it (and optionally cut short to `size`), counting what is read: more
+ * than `maxBytes` bytes or `maxReads` reads throws a plain Error, which fails the property — hostile input must
+ * never make a reader do unbounded work.
+ */
+export class EditedDevice implements BlockDevice {
+  readonly format = 'raw';
+  private bytes = 0;
+  private reads = 0;
+  constructor(
+    private readonly inner: BlockDevice,
+    private readonly edits: ReadonlyMap<number, number>,
+    readonly size: number,
+    private readonly budget: { maxBytes: number; maxReads: number } = {
+      maxBytes: 256 * 1024 * 1024,
+      maxReads: 200_000,
+    },
+  ) {}
+  get name(): string {
+    return this.inner.name;
+  }
+  get info(): DeviceInfo {
+    return this.inner.info;
+  }
+  read(offset: number, length: number): Buffer {
+    checkRange(this, offset, length);
+    this.bytes += length;
+    if (++this.reads > this.budget.maxReads || this.bytes > this.budget.maxBytes) {
+      throw new Error(`unbounded work: ${this.reads} reads, ${this.bytes} bytes`);
+    }
+    const b = Buffer.from(this.inner.read(offset, length));
+    for (const [o, v] of this.edits) if (o >= offset && o < offset + length) b[o - offset] = v;
+    return b;
+  }
+  close(): void {}
 }
