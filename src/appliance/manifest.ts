@@ -373,9 +373,14 @@ export function verifyCertFile(
     result.reason = 'the certificate file has no readable certificate';
     return result;
   }
-  const signer = parsed.findIndex((x) =>
-    verifyWith(sig.algorithm, manifestBytes, x.publicKey, sig.signature),
-  );
+  // A damaged certificate can parse yet hold a key OpenSSL cannot decode: that certificate cannot be the signer.
+  const signer = parsed.findIndex((x) => {
+    try {
+      return verifyWith(sig.algorithm, manifestBytes, x.publicKey, sig.signature);
+    } catch {
+      return false;
+    }
+  });
   if (signer === -1) {
     result.reason = `the ${sig.algorithmName} signature does not verify against ${manifestName} with the certificate's key`;
   } else if (sig.file !== manifestName && sig.file.replace(/^\.\//, '') !== manifestName) {
@@ -386,7 +391,12 @@ export function verifyCertFile(
   }
   const start = signer === -1 ? 0 : signer;
   result.signer = start;
-  buildChain(parsed, start, result, opts.trustedRoots ?? []);
+  try {
+    buildChain(parsed, start, result, opts.trustedRoots ?? []);
+  } catch (e) {
+    // OpenSSL refusing a damaged certificate's key or signature while the chain is built: no chain is claimed.
+    result.reason = `a certificate of the file cannot be used: ${(e as Error).message}`;
+  }
   return result;
 }
 
