@@ -13,16 +13,10 @@ import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { HyperwardError, isHyperwardError } from '../errors.js';
-import { detectFormat, openImage, type OpenContext } from '../disk/open.js';
-import { openQcow2 } from '../disk/qcow2.js';
-import { RawDevice } from '../disk/raw.js';
+import { openImage, openSource, type OpenContext } from '../disk/open.js';
 import { indexTar, looksLikeTar, type TarLimits } from '../disk/tar.js';
 import type { BlockDevice } from '../disk/types.js';
 import { DEFAULT_MAX_CHAIN_DEPTH } from '../disk/types.js';
-import { openVdi } from '../disk/vdi.js';
-import { openVhd } from '../disk/vhd.js';
-import { openVhdx } from '../disk/vhdx.js';
-import { openVmdk } from '../disk/vmdk.js';
 import { FileSource, newReadStats, type ReadStats } from '../source/file.js';
 import {
   MAX_CERT_BYTES,
@@ -671,24 +665,12 @@ function openApplianceDisk(ova: Ova, store: Store, diskId: string, opts: OpenDis
   const ranges = d.parts.flatMap((p) => p.ranges ?? []);
   const name = shown(ova.path, d.file!.href);
   const src = new MemberSource(ova.path, name, ranges, stats);
+  let ctx: OpenContext;
   try {
-    const ctx = memberContext(name, stats);
-    switch (detectFormat(src)) {
-      case 'vmdk':
-        return openVmdk(src, ctx);
-      case 'qcow2':
-        return openQcow2(src, ctx);
-      case 'vhd':
-        return openVhd(src, ctx);
-      case 'vhdx':
-        return openVhdx(src, ctx);
-      case 'vdi':
-        return openVdi(src, ctx);
-      case 'raw':
-        return new RawDevice(src);
-    }
+    ctx = memberContext(name, stats);
   } catch (e) {
     src.close();
     throw e;
   }
+  return openSource(ctx, src);
 }

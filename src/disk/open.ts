@@ -119,11 +119,15 @@ class Context implements OpenContext {
       });
     }
     const ctx = new Context(this.stats, this.options, this.depth + 1, this.root, [...this.chain, realPath]);
-    return openWith(ctx, new FileSource(realPath, this.stats), format);
+    return openSource(ctx, new FileSource(realPath, this.stats), format);
   }
 }
 
-function openWith(ctx: OpenContext, src: FileSource, format?: ContainerFormatName): BlockDevice {
+/**
+ * Opens the container in `src` (by `format`, or detected by magic) under `ctx`'s path policy; closes `src` when
+ * opening fails. Also used for sources that are not plain files (an OVA's member).
+ */
+export function openSource(ctx: OpenContext, src: FileSource, format?: ContainerFormatName): BlockDevice {
   try {
     switch (format ?? detectFormat(src)) {
       case 'qcow2':
@@ -175,5 +179,5 @@ export function openImage(path: string, opts: OpenImageOptions = {}): BlockDevic
     maxChainDepth: opts.maxChainDepth ?? DEFAULT_MAX_CHAIN_DEPTH,
   };
   const ctx = new Context(stats, options, 0, dirname(real), [real]);
-  return openWith(ctx, src, opts.format);
+  return openSource(ctx, src, opts.format);
 }
