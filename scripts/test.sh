@@ -12,5 +12,7 @@ echo "== format"; npx prettier --check . >/dev/null || { npx prettier --check .;
 echo "== build"; npm run --silent build
 echo "== fixtures"; node --import tsx test/fixtures/build.ts; bash scripts/vcsim.sh >/dev/null
 if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find src test -name '*.test.ts' | sort); fi
+# Scan caches and libraries of earlier runs (test/helpers/cli.ts, test/e2e/library.test.ts) are not reused.
+rm -rf .cache/test-scan-cache .cache/e2e-library
 echo "== tests (${#files[@]} files)"
 node --import tsx --test --test-concurrency=2 --test-reporter=spec "${files[@]}"

@@ -40,7 +40,10 @@ export function buildProgram(): Command {
     .description(
       'inventory VM disk images without booting or mounting them: OS, host name, packages, vulnerabilities',
     )
-    .argument('<images...>', 'disk image files (raw, qcow2, vmdk, vhd, vhdx, vdi), detected by content')
+    .argument(
+      '<images...>',
+      'disk image files (raw, qcow2, vmdk, vhd, vhdx, vdi, ova), detected by content; a directory = every image in it; pool:NAME = every volume of a libvirt storage pool',
+    )
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .addOption(
@@ -60,6 +63,35 @@ export function buildProgram(): Command {
     )
     .option('--baseline <manifest>', 'report files added, removed and changed since a signed baseline')
     .option('--baseline-key <public.pem>', "the Ed25519 public key the baseline's signature is checked with")
+    .option(
+      '-j, --concurrency <n>',
+      'images scanned at once (default: CPUs, at most 4)',
+      intArg('--concurrency'),
+    )
+    .option(
+      '--cache <file>',
+      'scan cache: unchanged images are not read again (default: $HYPERWARD_SCAN_CACHE, else ~/.cache/hyperward/scan-cache.db)',
+    )
+    .option('--no-cache', 'neither use nor fill the scan cache')
+    .option('--connect <uri>', 'with pool:NAME, the libvirt connection', 'qemu:///system')
+    .option(
+      '--max-package-age <days>',
+      'flag images with no package installed or upgraded for longer than this',
+      intArg('--max-package-age'),
+      30,
+    )
+    .option(
+      '--max-av-age <days>',
+      'flag antivirus (ClamAV) signatures older than this',
+      intArg('--max-av-age'),
+      7,
+    )
+    .option(
+      '--eol-warning <days>',
+      'flag an OS release this many days before its end of life',
+      intArg('--eol-warning'),
+      90,
+    )
     .addOption(new Option('--stats', 'print bytes read as JSON on stderr').hideHelp());
   addVulnOptions(scanImage)
     .addHelpText(
@@ -70,7 +102,9 @@ Examples:
   $ hyperward scan image --format cyclonedx --output sbom.json vm.vmdk
   $ hyperward scan image --format json disk1.vhdx disk2.vdi | jq '.results[].os'
   $ hyperward scan image --fail-on high --vex vex.openvex.json vm.qcow2
-  $ hyperward scan image --verify-files --baseline vm.baseline.json --baseline-key ops.pub vm.qcow2`,
+  $ hyperward scan image --verify-files --baseline vm.baseline.json --baseline-key ops.pub vm.qcow2
+  $ hyperward scan image -j 4 --format json -o library.json /var/lib/libvirt/images
+  $ hyperward scan image --connect qemu:///system pool:default`,
     )
     .action(async (images: string[], o: ScanImageOpts) => {
       const { runScanImage } = await import('./scan-image.js');
@@ -348,6 +382,13 @@ export interface ScanImageOpts extends VulnCliOpts {
   verifyFiles: boolean;
   baseline?: string;
   baselineKey?: string;
+  concurrency?: number;
+  /** A file, or false with `--no-cache`. */
+  cache: string | boolean;
+  connect: string;
+  maxPackageAge: number;
+  maxAvAge: number;
+  eolWarning: number;
 }
 
 export interface ImageOpts {

@@ -1,13 +1,105 @@
-import { HyperwardError } from '../errors.js';
-import { scanImage } from '../scan/image.js';
+import { statSync } from 'node:fs';
+import { HyperwardError, isHyperwardError } from '../errors.js';
+import type { ScanResult } from '../model/report.js';
+import { scanImageBatch, type BatchMountOptions, type BatchOptions } from '../scan/image-batch.js';
+import type { SkippedFile } from '../scan/library.js';
+import type { ScanCache } from '../scan/scan-cache.js';
 import { newReadStats } from '../source/file.js';
 import type { ScanImageOpts } from './main.js';
 import { emit, newReport } from './output.js';
 import { Progress } from './progress.js';
 import { addVulnsToReport } from './vulns.js';
 
-/** `hyperward scan image`: every image is scanned even when one fails; exit 2 if any could not be read. */
-export async function runScanImage(images: string[], o: ScanImageOpts): Promise<number> {
+/** What the arguments name: image files, and the images found in directories and storage pools. */
+interface Targets {
+  images: string[];
+  skipped: SkippedFile[];
+  /** Results for arguments that could not be expanded at all (a pool that cannot be read). */
+  failed: ScanResult[];
+  /** Some argument was a directory or a pool. */
+  library: boolean;
+}
+
+function unreadable(target: string, e: HyperwardError): ScanResult {
+  return { target, kind: 'image', packages: [], findings: [], error: { code: e.code, message: e.message } };
+}
+
+async function expandTargets(args: string[], o: ScanImageOpts): Promise<Targets> {
+  const out: Targets = { images: [], skipped: [], failed: [], library: false };
+  const found: string[] = [];
+  for (const arg of args) {
+    if (arg.startsWith('pool:')) {
+      out.library = true;
+      const { readPool } = await import('../source/virsh-pool.js');
+      try {
+        const pool = await readPool({ uri: o.connect, pool: arg.slice('pool:'.length) });
+        for (const v of pool.volumes) {
+          if (v.type === 'file' || v.type === 'block') found.push(v.path);
+          else out.skipped.push({ path: v.path, reason: `${v.type} volume of pool ${pool.pool}: not read` });
+        }
+        for (const u of pool.unreadable) out.skipped.push({ path: u.volume, reason: u.message });
+      } catch (e) {
+        if (!isHyperwardError(e)) throw e;
+        out.failed.push(unreadable(arg, e));
+      }
+      continue;
+    }
+    let isDir = false;
+    try {
+      isDir = statSync(arg).isDirectory();
+    } catch {
+      // Not there: the scan of the file reports it.
+    }
+    if (!isDir) {
+      out.images.push(arg);
+      continue;
+    }
+    out.library = true;
+    const { discoverImages } = await import('../scan/library.js');
+    try {
+      const d = discoverImages(arg);
+      found.push(...d.images);
+      out.skipped.push(...d.skipped);
+    } catch (e) {
+      if (!isHyperwardError(e)) throw e;
+      out.failed.push(unreadable(arg, e));
+    }
+  }
+  if (found.length > 0) {
+    // Files that are only parts of another image found with them (VMDK extents) are scanned as that image.
+    const { withoutComponents } = await import('../scan/library.js');
+    const { imageComponents } = await import('../scan/image.js');
+    const mount = { allowOutside: o.allowBackingOutside };
+    const kept = withoutComponents(found, (img) => imageComponents(img, mount));
+    out.images.push(...kept.images);
+    // A raw extent is no image by its content, but it is not a stray file either.
+    out.skipped = out.skipped.map((f) => {
+      const by = kept.ownerOf(f.path);
+      return by !== undefined ? { path: f.path, reason: `part of ${by}` } : f;
+    });
+    out.skipped.push(...kept.components);
+  }
+  return out;
+}
+
+function openCache(o: ScanImageOpts, ScanCacheClass: typeof ScanCache): ScanCache | undefined {
+  if (o.cache === false) return undefined;
+  const path = typeof o.cache === 'string' ? o.cache : ScanCacheClass.defaultPath();
+  try {
+    return ScanCacheClass.open(path);
+  } catch (e) {
+    if (!isHyperwardError(e)) throw e;
+    if (!o.quiet) process.stderr.write(`hyperward: warning: scanning without a cache: ${e.message}\n`);
+    return undefined;
+  }
+}
+
+/**
+ * `hyperward scan image`: every image is scanned even when one fails; exit 2 if any could not be read. Directories
+ * and storage pools expand to the images they hold.
+ */
+export async function runScanImage(args: string[], o: ScanImageOpts): Promise<number> {
+  const started = Date.now();
   const stats = newReadStats();
   const report = newReport();
   if (o.baseline !== undefined && o.baselineKey === undefined) {
@@ -16,26 +108,63 @@ export async function runScanImage(images: string[], o: ScanImageOpts): Promise<
   const { loadBaseline } =
     o.baseline !== undefined ? await import('./baseline-cmd.js') : { loadBaseline: undefined };
   const baseline = loadBaseline && o.baseline ? loadBaseline(o.baseline, o.baselineKey!) : undefined;
-  const progress = new Progress('scanning', images.length, o.quiet);
-  images.forEach((img, i) => {
-    progress.update(i, img);
-    const opts: Parameters<typeof scanImage>[1] = { stats, allowOutside: o.allowBackingOutside };
-    if (o.partition !== undefined) opts.partition = o.partition;
-    if (baseline) opts.baseline = baseline;
-    if (o.verifyFiles) {
-      const bar = new Progress(`verifying files of ${img}`, 1, o.quiet);
-      opts.verifyFiles = true;
-      opts.onVerifyProgress = (done, total) => {
-        bar.total = total;
-        bar.update(done);
-        if (done === total) bar.done();
-      };
-    }
-    report.results.push(scanImage(img, opts));
-  });
+  const targets = await expandTargets(args, o);
+
+  const mount: BatchMountOptions = { allowOutside: o.allowBackingOutside };
+  if (o.partition !== undefined) mount.partition = o.partition;
+  if (baseline) mount.baseline = baseline;
+  if (o.verifyFiles) mount.verifyFiles = true;
+  const { ScanCache } = await import('../scan/scan-cache.js');
+  const cache = openCache(o, ScanCache);
+  const progress = new Progress('scanning', targets.images.length, o.quiet);
+  const batch: BatchOptions = {
+    mount,
+    stats,
+    staleness: {
+      maxPackageAgeDays: o.maxPackageAge,
+      maxAvAgeDays: o.maxAvAge,
+      eolWarningDays: o.eolWarning,
+    },
+    onDone: (done, _total, path) => progress.update(done, path),
+  };
+  if (o.concurrency !== undefined) batch.concurrency = Math.max(1, o.concurrency);
+  if (cache) batch.cache = cache;
+  if (o.verifyFiles && targets.images.length === 1) {
+    const bar = new Progress(`verifying files of ${targets.images[0]}`, 1, o.quiet);
+    batch.onVerifyProgress = (done, total) => {
+      bar.total = total;
+      bar.update(done);
+      if (done === total) bar.done();
+    };
+  }
+  let outcome;
+  try {
+    outcome = await scanImageBatch(targets.images, batch);
+  } finally {
+    cache?.close();
+  }
   progress.done();
+  report.results.push(...targets.failed, ...outcome.results);
+  if (targets.library) {
+    const failed = report.results.filter((r) => r.error).length;
+    report.library = {
+      images: outcome.results.length,
+      cached: outcome.cached,
+      inspected: outcome.inspected,
+      failed,
+      skipped: targets.skipped,
+      seconds: (Date.now() - started) / 1000,
+    };
+  }
   await addVulnsToReport(report, o);
   const code = await emit(report, o);
+  if (targets.library && !o.quiet) {
+    const l = report.library!;
+    process.stderr.write(
+      `hyperward: ${l.images} images (${l.cached} unchanged, from the cache), ${l.failed} unreadable, ` +
+        `${l.skipped.length} other files skipped, in ${l.seconds.toFixed(1)} s\n`,
+    );
+  }
   if (o.stats)
     process.stderr.write(JSON.stringify({ bytesRead: stats.bytesRead, reads: stats.reads }) + '\n');
   return code;

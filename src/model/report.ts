@@ -33,10 +33,28 @@ export interface AdvisoryDbStatus {
   advisories?: number;
 }
 
+/** A scan of a whole image library (a directory or a storage pool): what it came to. */
+export interface LibrarySummary {
+  /** Images scanned (results), cached ones included. */
+  images: number;
+  /** Unchanged since a previous scan: answered from the scan cache. */
+  cached: number;
+  /** Read this time. */
+  inspected: number;
+  /** Targets that could not be read at all. */
+  failed: number;
+  /** Files looked at and left out (not images, parts of another image), and volumes not read. */
+  skipped: Array<{ path: string; reason: string }>;
+  /** Wall-clock time of the scan, vulnerability matching excluded. */
+  seconds: number;
+}
+
 export interface ScanReport {
   tool: { name: 'hyperward'; version: string };
   createdAt: string;
   results: ScanResult[];
+  /** Set when a directory or storage pool was scanned. */
+  library?: LibrarySummary;
   /** Set when the scan looked for vulnerabilities. */
   advisoryDb?: AdvisoryDbStatus;
 }

@@ -8,9 +8,14 @@ import { openFilesystem, probeContent, READABLE } from '../fs/probe.js';
 import { Vfs } from '../fs/vfs.js';
 import { parseFstab, specMatches, type FstabEntry } from '../inspect/fstab.js';
 import { baselineFindings, compareToBaseline, type Manifest } from '../inspect/baseline.js';
-import { readClamAv } from '../inspect/clamav.js';
+import { readClamAv, type ClamAvInfo } from '../inspect/clamav.js';
 import { integrityFindings, verifyPackagedFiles } from '../inspect/integrity.js';
-import { readPackageActivity, stalenessFindings } from '../inspect/staleness.js';
+import {
+  readPackageActivity,
+  stalenessFindings,
+  type PackageActivityResult,
+  type StalenessOptions,
+} from '../inspect/staleness.js';
 import { inspectSystem } from '../inspect/system.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
 import type { FilesystemInfo, ImageInfo, PartitionInfo } from '../model/inventory.js';
@@ -20,6 +25,8 @@ import { Mounts } from './mounts.js';
 export interface MountOptions extends OpenImageOptions {
   /** The moment staleness is judged against; now by default. */
   now?: Date;
+  /** Staleness thresholds (`--max-package-age` and friends). */
+  staleness?: StalenessOptions;
   /** Compare every packaged file with the package manager's digests (reads every packaged file). */
   verifyFiles?: boolean;
   /** Progress of `verifyFiles`: files done of the total. */
@@ -307,19 +314,37 @@ function finding(
   };
 }
 
+/** What staleness is judged from, read from the image (see `stalenessFindings`). */
+export interface StalenessFacts {
+  packages: PackageActivityResult;
+  clamav: ClamAvInfo;
+}
+
 /**
- * Scans one disk image: container, partitions, filesystems, OS and installed packages. Never throws for a bad
- * image: what could not be read is in `error` (the image as a whole) or in findings (one part of it).
+ * What an image holds, without the judgements that depend on the moment of the scan: the part a scan cache
+ * keeps. `judgeImage` completes it.
  */
-export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
+export interface InspectedImage {
+  result: ScanResult;
+  /** Absent when no OS root was found. */
+  staleness?: StalenessFacts;
+}
+
+/**
+ * Inspects one disk image: container, partitions, filesystems, OS, installed packages, and (when asked) file
+ * integrity and a baseline. Never throws for a bad image: what could not be read is in `error` (the image as a
+ * whole) or in findings (one part of it).
+ */
+export function inspectImage(path: string, opts: MountOptions = {}): InspectedImage {
   const result: ScanResult = { target: path, kind: 'image', packages: [], findings: [] };
+  const out: InspectedImage = { result };
   let m: MountedImage;
   try {
     m = mountImage(path, opts);
   } catch (e) {
     if (!isHyperwardError(e)) throw e;
     result.error = { code: e.code, message: e.message };
-    return result;
+    return out;
   }
   try {
     result.image = m.info;
@@ -358,16 +383,8 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
       try {
         const { problems, ...inv } = inspectSystem(m.root);
         Object.assign(result, inv);
-        // Staleness: days since the last package change, the OS release's end of life, antivirus signatures.
-        result.findings.push(
-          ...stalenessFindings({
-            target: path,
-            now: opts.now ?? new Date(),
-            ...(result.os ? { os: result.os } : {}),
-            packages: readPackageActivity(m.root),
-            clamav: readClamAv(m.root),
-          }),
-        );
+        // Staleness facts: the last package change and antivirus databases (judged by `judgeImage`).
+        out.staleness = { packages: readPackageActivity(m.root), clamav: readClamAv(m.root) };
         if (opts.verifyFiles) {
           const v = verifyPackagedFiles(
             m.root,
@@ -412,5 +429,65 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
   } finally {
     m.close();
   }
+  return out;
+}
+
+export interface JudgeOptions {
+  /** The moment staleness is judged against. */
+  now: Date;
+  staleness?: StalenessOptions;
+}
+
+/**
+ * Completes an inspected image with what depends on the moment of the scan: staleness of packages, the OS
+ * release's end of life, antivirus signatures. Returns its result.
+ */
+export function judgeImage(inspected: InspectedImage, opts: JudgeOptions): ScanResult {
+  const { result, staleness } = inspected;
+  if (staleness) {
+    result.findings.push(
+      ...stalenessFindings(
+        {
+          target: result.target,
+          now: opts.now,
+          ...(result.os ? { os: result.os } : {}),
+          packages: staleness.packages,
+          clamav: staleness.clamav,
+        },
+        opts.staleness,
+      ),
+    );
+  }
   return result;
+}
+
+/**
+ * Scans one disk image: `inspectImage`, then `judgeImage` at `opts.now` (default now). Never throws for a bad
+ * image.
+ */
+export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
+  const judge: JudgeOptions = { now: opts.now ?? new Date() };
+  if (opts.staleness) judge.staleness = opts.staleness;
+  return judgeImage(inspectImage(path, opts), judge);
+}
+
+/**
+ * The files an image reads that are not images of their own: the extents of a VMDK descriptor (its backing chain
+ * is left out: a backing file is an image, the template of its clones). Empty when the image does not open.
+ */
+export function imageComponents(path: string, opts: OpenImageOptions = {}): string[] {
+  let dev: BlockDevice;
+  try {
+    dev = openImage(path, opts);
+  } catch (e) {
+    if (isHyperwardError(e)) return [];
+    throw e;
+  }
+  try {
+    const chain = new Set<string>();
+    for (let b = dev.info.backing; b !== undefined; b = b.backing) b.files.forEach((f) => chain.add(f));
+    return dev.info.files.filter((f) => !chain.has(f));
+  } finally {
+    dev.close();
+  }
 }

@@ -5,6 +5,8 @@ import { HyperwardError } from '../errors.js';
 export interface ReadStats {
   bytesRead: number;
   reads: number;
+  /** Sees every read's bytes (the scan cache hashes the header and metadata blocks an open reads). */
+  tap?: (path: string, offset: number, bytes: Buffer) => void;
 }
 
 export function newReadStats(): ReadStats {
@@ -98,6 +100,7 @@ export class FileSource {
     if (done < length) {
       throw new HyperwardError('E_IO', 'file shrank while being read', { file: this.path, layer, offset });
     }
+    this.stats.tap?.(this.path, offset, buf.subarray(bufOffset, bufOffset + length));
   }
 
   close(): void {

@@ -2,6 +2,10 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/hyperward.js', import.meta.url));
+/** The scan cache the CLI uses in this test process (under the checkout's ignored .cache/). */
+export const TEST_SCAN_CACHE = fileURLToPath(
+  new URL(`../../.cache/test-scan-cache/${process.pid}.db`, import.meta.url),
+);
 
 export interface CliResult {
   code: number;
@@ -15,7 +19,13 @@ export function hyperward(args: string[], opts: { cwd?: string } = {}): CliResul
     cwd: opts.cwd,
     maxBuffer: 1024 * 1024 * 1024,
     // No advisory database unless a test names one with --db: a developer's own must not change results.
-    env: { ...process.env, NO_COLOR: '1', HYPERWARD_DB: '/nonexistent/hyperward-test/advisories.db' },
+    // Each test process has a scan cache of its own, so tests never read a developer's cache nor each other's.
+    env: {
+      ...process.env,
+      NO_COLOR: '1',
+      HYPERWARD_DB: '/nonexistent/hyperward-test/advisories.db',
+      HYPERWARD_SCAN_CACHE: TEST_SCAN_CACHE,
+    },
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fixtureImage, loadFixtureManifest } from '../../test/fixtures/build.js';
+import { tempDir } from '../../test/helpers/tmp.js';
+import type { ScanResult } from '../model/report.js';
+import { newReadStats } from '../source/file.js';
+import { scanImage } from './image.js';
+import { scanImageBatch } from './image-batch.js';
+import { ScanCache } from './scan-cache.js';
+
+const manifest = loadFixtureManifest();
+const NOW = new Date('2026-11-26T00:00:00Z');
+const images = ['gpt-v3.qcow2', 'gpt-dynamic.vhdx', 'mbr.raw'].map((n) => fixtureImage(manifest, n).path);
+
+const stalenessOf = (r: ScanResult): string | undefined =>
+  r.findings.find((f) => f.checkId === 'image.packages-stale')?.status;
+
+test('worker threads and this thread find the same; a corrupt image fails alone', async () => {
+  const t = tempDir();
+  try {
+    const bad = join(t.dir, 'bad.qcow2');
+    // A qcow2 header whose L1 table lies far past the end of the file.
+    const h = Buffer.alloc(512);
+    h.write('QFI\xfb', 0, 'latin1');
+    h.writeUInt32BE(3, 4);
+    h.writeUInt32BE(16, 20);
+    h.writeBigUInt64BE(1n << 30n, 24);
+    h.writeUInt32BE(8, 36);
+    h.writeBigUInt64BE(1n << 40n, 40);
+    h.writeUInt32BE(104, 100);
+    writeFileSync(bad, h);
+    const paths = [images[0]!, bad, images[1]!, images[2]!];
+    const expected = paths.map((p) => scanImage(p, { now: NOW }));
+    const stats = newReadStats();
+    const batch = await scanImageBatch(paths, { concurrency: 2, now: NOW, stats });
+    assert.deepEqual(batch.results, expected);
+    assert.equal(batch.inspected, 4);
+    assert.ok(batch.results[1]!.error, 'the corrupt image has an error');
+    assert.ok(batch.results[3]!.packages.length > 50, 'and the images after it are scanned');
+    assert.ok(stats.bytesRead > 0, "the workers' reads are counted");
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('a warm cache answers unchanged images, and staleness is judged again on every run', async () => {
+  const t = tempDir();
+  const cache = ScanCache.open(join(t.dir, 'cache.db'));
+  // Long after the fixtures were built, so their last package install is stale by the default threshold.
+  const NOW = new Date(Date.now() + 400 * 86_400_000);
+  try {
+    const cold = await scanImageBatch(images, { concurrency: 1, now: NOW, cache });
+    assert.equal(cold.cached, 0);
+    const stats = newReadStats();
+    const warm = await scanImageBatch(images, { concurrency: 2, now: NOW, cache, stats });
+    assert.equal(warm.cached, images.length);
+    assert.equal(warm.inspected, 0);
+    assert.deepEqual(warm.results, cold.results);
+    assert.ok(stats.bytesRead < 1024 * 1024, `a warm rescan reads headers only (${stats.bytesRead} bytes)`);
+    // Other options are another key: --verify-files is inspected afresh.
+    const verified = await scanImageBatch([images[0]!], { now: NOW, cache, mount: { verifyFiles: true } });
+    assert.equal(verified.cached, 0);
+    // The thresholds and the clock apply to cached results too.
+    const strict = await scanImageBatch(images, {
+      now: NOW,
+      cache,
+      staleness: { maxPackageAgeDays: 100_000 },
+    });
+    assert.equal(strict.cached, images.length);
+    assert.deepEqual(cold.results.map(stalenessOf), ['fail', 'fail', 'fail']);
+    assert.deepEqual(strict.results.map(stalenessOf), ['pass', 'pass', 'pass']);
+  } finally {
+    cache.close();
+    t.cleanup();
+  }
+});

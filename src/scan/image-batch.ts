@@ -1,0 +1,249 @@
+/**
+ * Scans many images as one job: each image's fingerprint is looked up in the scan cache first; the rest are
+ * inspected several at a time in worker threads (or in this thread for one image), and stored. What depends on the
+ * moment of the scan (staleness) is judged afterwards for every image, cached or not, so a cached result is never
+ * stale in that sense.
+ */
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { openImage } from '../disk/open.js';
+import { isHyperwardError } from '../errors.js';
+import type { ScanResult } from '../model/report.js';
+import type { StalenessOptions } from '../inspect/staleness.js';
+import { newReadStats, type ReadStats } from '../source/file.js';
+import { inspectImage, judgeImage, type InspectedImage, type MountOptions } from './image.js';
+import { imageFingerprint, type ScanCache } from './scan-cache.js';
+
+/** The mount options a worker can be sent (no callbacks, no shared counters). */
+export type BatchMountOptions = Omit<MountOptions, 'onVerifyProgress' | 'stats' | 'now'>;
+
+export interface WorkerRequest {
+  id: number;
+  path: string;
+  mount: BatchMountOptions;
+}
+
+export type WorkerReply =
+  | { id: number; inspected: InspectedImage; stats: ReadStats; crash?: undefined }
+  | { id: number; crash: string; stats: ReadStats; inspected?: undefined };
+
+export interface BatchOptions {
+  mount?: BatchMountOptions;
+  /** For one image scanned in this thread: progress of `--verify-files`. */
+  onVerifyProgress?: MountOptions['onVerifyProgress'];
+  /** The moment staleness is judged against (default now). */
+  now?: Date;
+  staleness?: StalenessOptions;
+  /** Images inspected at once (default: the number of CPUs, at most 4). 1 = all in this thread. */
+  concurrency?: number;
+  cache?: ScanCache;
+  /** Bytes read by every image, cached lookups included. */
+  stats?: ReadStats;
+  /** Called as each image is done, in completion order. */
+  onDone?: (done: number, total: number, path: string, cached: boolean) => void;
+}
+
+export interface BatchResult {
+  /** One result per image, in the order given. */
+  results: ScanResult[];
+  /** Images answered from the cache. */
+  cached: number;
+  /** Images inspected. */
+  inspected: number;
+}
+
+/** Worker heap limit, so one hostile image cannot take the machine's memory. */
+const WORKER_HEAP_MB = 2048;
+
+/**
+ * Opens an image (headers and metadata only) for its cache key: the files it reads (itself, its extents, its
+ * backing chain) and a digest of every byte the open read. Undefined when it does not open: the scan reports why.
+ */
+function imageKeyParts(
+  path: string,
+  mount: BatchMountOptions,
+  stats: ReadStats,
+): { files: string[]; digest: string } | undefined {
+  const hash = createHash('sha256');
+  const tapped: ReadStats = {
+    bytesRead: 0,
+    reads: 0,
+    tap: (file, offset, bytes) => hash.update(`${file}@${offset}:${bytes.length}\n`).update(bytes),
+  };
+  try {
+    const opts: Parameters<typeof openImage>[1] = { stats: tapped };
+    if (mount.allowOutside !== undefined) opts.allowOutside = mount.allowOutside;
+    const dev = openImage(path, opts);
+    try {
+      return { files: [...dev.info.files], digest: hash.digest('hex') };
+    } finally {
+      dev.close();
+    }
+  } catch (e) {
+    if (isHyperwardError(e)) return undefined;
+    throw e;
+  } finally {
+    stats.bytesRead += tapped.bytesRead;
+    stats.reads += tapped.reads;
+  }
+}
+
+/** Starts a worker running image-worker; under tsx (tests, development) it first registers tsx's loader. */
+function startWorker(): Worker {
+  const ts = import.meta.url.endsWith('.ts');
+  const entry = new URL(ts ? './image-worker.ts' : './image-worker.js', import.meta.url);
+  const resourceLimits = { maxOldGenerationSizeMb: WORKER_HEAP_MB };
+  if (!ts) return new Worker(entry, { resourceLimits });
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(boot, { eval: true, resourceLimits });
+}
+
+/**
+ * Scans `paths` (see the module comment). Never throws for a bad image: its result carries the error. A worker
+ * that dies (a crash, the heap limit) fails only the image it was on.
+ */
+export async function scanImageBatch(paths: readonly string[], o: BatchOptions = {}): Promise<BatchResult> {
+  const mount = o.mount ?? {};
+  const stats = o.stats ?? newReadStats();
+  const now = o.now ?? new Date();
+  const total = paths.length;
+  const inspected: Array<InspectedImage | undefined> = new Array<InspectedImage | undefined>(total);
+  const keys: Array<string | undefined> = new Array<string | undefined>(total);
+  let done = 0;
+  let cached = 0;
+  const finish = (i: number, value: InspectedImage, fromCache: boolean): void => {
+    inspected[i] = value;
+    done++;
+    o.onDone?.(done, total, paths[i]!, fromCache);
+  };
+
+  const todo: number[] = [];
+  paths.forEach((path, i) => {
+    if (o.cache) {
+      const parts = imageKeyParts(path, mount, stats);
+      if (parts) {
+        // Options that change what is found; the thresholds and the clock do not (judged after the cache).
+        const key = imageFingerprint(parts.files, parts.digest, { mount });
+        keys[i] = key;
+        const hit = o.cache.get(key) as InspectedImage | undefined;
+        if (hit && typeof hit === 'object' && hit.result?.target !== undefined) {
+          hit.result.target = path;
+          cached++;
+          finish(i, hit, true);
+          return;
+        }
+      }
+    }
+    todo.push(i);
+  });
+
+  const store = (i: number, value: InspectedImage): void => {
+    const key = keys[i];
+    // An image that could not be read at all may be readable next time (permissions, a missing backing file).
+    if (o.cache && key !== undefined && value.result.error === undefined) {
+      o.cache.put(key, paths[i]!, value);
+    }
+  };
+
+  const workers = Math.min(todo.length, Math.max(1, o.concurrency ?? Math.min(4, availableParallelism())));
+  if (workers <= 1) {
+    for (const i of todo) {
+      const opts: MountOptions = { ...mount, stats };
+      if (o.onVerifyProgress && total === 1) opts.onVerifyProgress = o.onVerifyProgress;
+      const value = inspectImage(paths[i]!, opts);
+      store(i, value);
+      finish(i, value, false);
+    }
+  } else {
+    await runInWorkers(
+      todo,
+      workers,
+      (i) => paths[i]!,
+      mount,
+      stats,
+      (i, value) => {
+        store(i, value);
+        finish(i, value, false);
+      },
+    );
+  }
+
+  const results = inspected.map((v, i) => {
+    const value = v ?? { result: crashed(paths[i]!, 'not scanned') };
+    return judgeImage(value, { now, ...(o.staleness ? { staleness: o.staleness } : {}) });
+  });
+  return { results, cached, inspected: todo.length };
+}
+
+function crashed(path: string, message: string): ScanResult {
+  return {
+    target: path,
+    kind: 'image',
+    packages: [],
+    findings: [],
+    error: { code: 'E_INTERNAL', message: `${path}: ${message}` },
+  };
+}
+
+/** Runs the images at `indexes` on `n` workers, one image per worker at a time. */
+function runInWorkers(
+  indexes: readonly number[],
+  n: number,
+  pathOf: (i: number) => string,
+  mount: BatchMountOptions,
+  stats: ReadStats,
+  onResult: (i: number, value: InspectedImage) => void,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let next = 0;
+    let running = 0;
+    const assign = (w: Worker, state: { current?: number }): boolean => {
+      if (next >= indexes.length) return false;
+      const i = indexes[next++]!;
+      state.current = i;
+      const req: WorkerRequest = { id: i, path: pathOf(i), mount };
+      w.postMessage(req);
+      return true;
+    };
+    const launch = (): void => {
+      const w = startWorker();
+      const state: { current?: number } = {};
+      running++;
+      let ended = false;
+      const end = (): void => {
+        if (ended) return;
+        ended = true;
+        running--;
+        void w.terminate();
+        if (running === 0 && next >= indexes.length) resolve();
+      };
+      w.on('message', (reply: WorkerReply) => {
+        stats.bytesRead += reply.stats.bytesRead;
+        stats.reads += reply.stats.reads;
+        state.current = undefined;
+        onResult(
+          reply.id,
+          reply.inspected ?? { result: crashed(pathOf(reply.id), `the scan failed: ${reply.crash}`) },
+        );
+        if (!assign(w, state)) end();
+      });
+      const fail = (why: string): void => {
+        if (ended) return;
+        if (state.current !== undefined) {
+          const i = state.current;
+          state.current = undefined;
+          onResult(i, { result: crashed(pathOf(i), why) });
+        }
+        end();
+        // Replace the lost worker while there is work left.
+        if (next < indexes.length) launch();
+      };
+      w.on('error', (e) => fail(`the scan failed: ${e.message}`));
+      w.on('exit', (code) => fail(`the scan's worker exited (code ${code})`));
+      if (!assign(w, state)) end();
+    };
+    for (let k = 0; k < n; k++) launch();
+    if (n === 0) resolve();
+  });
+}
