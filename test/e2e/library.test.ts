@@ -9,6 +9,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -27,7 +28,7 @@ let cache = '';
 
 before(() => {
   // Under the fixtures' own directory: hard links need the same filesystem.
-  const parent = join(fixturesDir(), '..', 'e2e-library');
+  const parent = join(realpathSync(fixturesDir()), '..', 'e2e-library');
   mkdirSync(parent, { recursive: true });
   lib = mkdtempSync(join(parent, 'lib-'));
   cache = join(lib, '..', `${lib.split('/').pop()}.cache.db`);
