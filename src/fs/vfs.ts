@@ -113,6 +113,15 @@ export class Vfs {
     return this.fs.read(ino, 0, st.size);
   }
 
+  /** The first `length` bytes of a regular file (all of it when shorter), or undefined when it is not one. */
+  tryReadPrefix(path: string, length: number): Buffer | undefined {
+    const ino = this.resolve(path);
+    if (ino === undefined) return undefined;
+    const st = this.fs.stat(ino);
+    if (st.type !== 'file') return undefined;
+    return this.fs.read(ino, 0, Math.min(st.size, Math.max(0, length)));
+  }
+
   /** Streams a regular file in chunks, for files of any size. */
   *chunks(path: string, chunkSize = 4 * 1024 * 1024): Generator<Buffer> {
     const ino = this.need(path);

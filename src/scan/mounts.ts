@@ -1,5 +1,7 @@
 import { posix } from 'node:path';
 import type { Vfs } from '../fs/vfs.js';
+import type { PrefixReader } from '../inspect/clamav.js';
+import type { MtimeReader } from '../inspect/staleness.js';
 import type { RootReader } from '../inspect/system.js';
 
 /**
@@ -7,7 +9,7 @@ import type { RootReader } from '../inspect/system.js';
  * at the longest matching mount point; a symlink that crosses from one filesystem into another is resolved
  * inside the filesystem it starts in.
  */
-export class Mounts implements RootReader {
+export class Mounts implements RootReader, PrefixReader, MtimeReader {
   private readonly table: Array<{ at: string; vfs: Vfs }>;
 
   constructor(root: Vfs, others: ReadonlyArray<{ at: string; vfs: Vfs }> = []) {
@@ -29,6 +31,19 @@ export class Mounts implements RootReader {
   tryReadFile(path: string, maxBytes?: number): Buffer | undefined {
     const l = this.locate(path);
     return l.vfs.tryReadFile(l.path, maxBytes);
+  }
+
+  /** The first bytes of a file without reading the rest (ClamAV database headers). */
+  readPrefix(path: string, length: number): Buffer | undefined {
+    const l = this.locate(path);
+    return l.vfs.tryReadPrefix(l.path, length);
+  }
+
+  /** A file's modification time in Unix seconds, or undefined when it is not there. */
+  mtime(path: string): number | undefined {
+    const l = this.locate(path);
+    const ino = l.vfs.resolve(l.path);
+    return ino === undefined ? undefined : l.vfs.fs.stat(ino).mtime;
   }
 
   list(path: string): string[] | undefined {

@@ -215,6 +215,11 @@ test('scan image lists the apk database of an Alpine image and matches Alpine se
   // It names the file, the layer and the line the record starts on.
   const line = text.split('\n').indexOf('P:invalidPackageWithoutAVersion') + 1;
   assert.match(damaged[0]!.message, new RegExp(`^/lib/apk/db/installed: .*: line ${line}: `));
+  // apk records no install times: the installed database's own modification time, read from the image, says
+  // when packages last changed (it was written into the image today).
+  const stale = r.findings.find((f) => f.checkId === 'image.packages-stale')!;
+  assert.equal(stale.status, 'pass', stale.message);
+  assert.equal(stale.evidence?.file, '/lib/apk/db/installed');
 
   // musl 1.1.14-r10 is installed (origin musl): fixed in r11 → affected; fixed in r9 → not.
   const secdb = {
