@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixtureImage, loadFixtureManifest } from '../../test/fixtures/build.js';
+import { writeQcow2WithL1PastEnd } from '../../test/helpers/images.js';
 import { tempDir } from '../../test/helpers/tmp.js';
 import type { ScanResult } from '../model/report.js';
 import { newReadStats } from '../source/file.js';
@@ -21,16 +21,7 @@ test('worker threads and this thread find the same; a corrupt image fails alone'
   const t = tempDir();
   try {
     const bad = join(t.dir, 'bad.qcow2');
-    // A qcow2 header whose L1 table lies far past the end of the file.
-    const h = Buffer.alloc(512);
-    h.write('QFI\xfb', 0, 'latin1');
-    h.writeUInt32BE(3, 4);
-    h.writeUInt32BE(16, 20);
-    h.writeBigUInt64BE(1n << 30n, 24);
-    h.writeUInt32BE(8, 36);
-    h.writeBigUInt64BE(1n << 40n, 40);
-    h.writeUInt32BE(104, 100);
-    writeFileSync(bad, h);
+    writeQcow2WithL1PastEnd(bad);
     const paths = [images[0]!, bad, images[1]!, images[2]!];
     const expected = paths.map((p) => scanImage(p, { now: NOW }));
     const stats = newReadStats();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ScanReport } from '../../src/model/report.js';
 import { hyperward } from '../helpers/cli.js';
+import { writeQcow2WithL1PastEnd } from '../helpers/images.js';
 import { run, tempDir } from '../helpers/tmp.js';
 
 const tmp = tempDir('hyperward-cli-');
@@ -61,16 +62,7 @@ test('bad usage and unreadable inputs exit 2; the other images are still reporte
   assert.equal(hyperward(['frobnicate']).code, 2);
   const missing = join(tmp.dir, 'missing.qcow2');
   const bad = join(tmp.dir, 'bad.qcow2');
-  // A qcow2 magic and version, then a header whose L1 table lies far past the end of the file.
-  const hdr = Buffer.alloc(512);
-  hdr.write('QFI\xfb', 0, 'latin1');
-  hdr.writeUInt32BE(3, 4);
-  hdr.writeUInt32BE(16, 20);
-  hdr.writeBigUInt64BE(1n << 30n, 24);
-  hdr.writeUInt32BE(16, 36);
-  hdr.writeBigUInt64BE(1n << 40n, 40);
-  hdr.writeUInt32BE(104, 100);
-  writeFileSync(bad, hdr);
+  writeQcow2WithL1PastEnd(bad);
   const r = hyperward(['scan', 'image', '--format', 'json', missing, bad, good]);
   assert.equal(r.code, 2);
   const rep = JSON.parse(r.stdout.toString()) as ScanReport;

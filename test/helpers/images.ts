@@ -96,3 +96,19 @@ export function sampleReads(d: BlockDevice): void {
   const mid = Math.floor(d.size / 2);
   d.read(mid, Math.min(win, d.size - mid));
 }
+
+/**
+ * Writes a qcow2 v3 header whose L1 table lies far past the end of the file: a damaged image every opener must
+ * refuse with an error naming the file, the layer and the offset.
+ */
+export function writeQcow2WithL1PastEnd(path: string): void {
+  const hdr = Buffer.alloc(512);
+  hdr.write('QFI\xfb', 0, 'latin1');
+  hdr.writeUInt32BE(3, 4);
+  hdr.writeUInt32BE(16, 20);
+  hdr.writeBigUInt64BE(1n << 30n, 24);
+  hdr.writeUInt32BE(16, 36);
+  hdr.writeBigUInt64BE(1n << 40n, 40);
+  hdr.writeUInt32BE(104, 100);
+  writeFileSync(path, hdr);
+}
