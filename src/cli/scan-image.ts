@@ -141,6 +141,9 @@ export async function runScanImage(args: string[], o: ScanImageOpts): Promise<nu
   try {
     outcome = await scanImageBatch(targets.images, batch);
   } finally {
+    if (cache && !o.quiet) {
+      for (const p of cache.problems) process.stderr.write(`hyperward: warning: scan cache: ${p}\n`);
+    }
     cache?.close();
   }
   progress.done();

@@ -85,6 +85,13 @@ test('entries round-trip with their dates, survive reopening, and the least rece
     assert.equal(again.get('b'), undefined, 'b was dropped');
     assert.notEqual(again.get('c'), undefined);
     assert.ok(again.info().bytes <= 4000);
+    // A damaged entry is a miss, and says why.
+    const raw = new Database(path);
+    raw.prepare("UPDATE entries SET body = x'00ff00ff' WHERE key = 'c'").run();
+    raw.close();
+    assert.equal(again.get('c'), undefined);
+    assert.equal(again.problems.length, 1);
+    assert.match(again.problems[0]!, /cache\.db/);
     again.clear();
     assert.equal(again.info().entries, 0);
     again.close();

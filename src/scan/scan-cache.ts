@@ -26,8 +26,8 @@ import { VERSION } from '../version.js';
 
 /** Bump when what a scan finds changes for the same image (a new inspector, a fixed parser). */
 export const ANALYZER_REVISION = 1;
-/** Largest stored entry (compressed); bigger results are not cached. */
-const MAX_ENTRY_BYTES = 64 * 1024 * 1024;
+/** Largest entry, serialized; bigger results are not cached (and a stored one that inflates past it is a miss). */
+const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
 /** Default size budget of the whole cache (compressed bytes). */
 export const DEFAULT_CACHE_BUDGET = 512 * 1024 * 1024;
 
@@ -171,25 +171,40 @@ export class ScanCache {
 
   /** The value stored under `key`, or undefined (a miss, or an entry that no longer decodes). */
   get(key: string): unknown {
-    const row = this.getStmt.get(key);
-    if (row === undefined) return undefined;
-    let value: unknown;
     try {
-      value = deserialize(inflateRawSync(row.body, { maxOutputLength: 16 * MAX_ENTRY_BYTES }));
-    } catch {
+      const row = this.getStmt.get(key);
+      if (row === undefined) return undefined;
+      const value: unknown = deserialize(inflateRawSync(row.body, { maxOutputLength: MAX_ENTRY_BYTES }));
+      this.touchStmt.run(this.now(), key);
+      return value;
+    } catch (e) {
+      this.problem(e);
       return undefined;
     }
-    this.touchStmt.run(this.now(), key);
-    return value;
   }
 
   /** Stores `value` under `key` (one transaction), then trims the cache to its budget. */
   put(key: string, target: string, value: unknown): void {
-    const body = deflateRawSync(serialize(value), { level: 1 });
-    if (body.length > MAX_ENTRY_BYTES) return;
-    const t = this.now();
-    this.putStmt.run(key, target, t, t, body.length, body);
-    this.trim();
+    try {
+      const raw = serialize(value);
+      if (raw.length > MAX_ENTRY_BYTES) return;
+      const body = deflateRawSync(raw, { level: 1 });
+      const t = this.now();
+      this.putStmt.run(key, target, t, t, body.length, body);
+      this.trim();
+    } catch (e) {
+      this.problem(e);
+    }
+  }
+
+  /**
+   * What went wrong while reading or writing entries (a damaged entry, a full disk, a lock held too long): the
+   * scan went on without the cache for those images. At most the first ten are kept.
+   */
+  readonly problems: string[] = [];
+
+  private problem(e: unknown): void {
+    if (this.problems.length < 10) this.problems.push(`${this.path}: ${(e as Error).message}`);
   }
 
   /** Drops the least recently used entries while the cache is over its budget. */
