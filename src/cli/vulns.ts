@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ScanReport } from '../model/report.js';
-import { DEFAULT_DB_MAX_AGE_DAYS } from '../scan/vulns.js';
+import { DEFAULT_DB_MAX_AGE_DAYS } from '../vuln/defaults.js';
 
 /** The options every package-yielding scan takes for vulnerability detection. */
 export interface VulnCliOpts {

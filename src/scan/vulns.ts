@@ -3,6 +3,7 @@
  * database, judge its age, match each result's packages, apply VEX statements. One place, so every face (CLI,
  * library) does the same.
  */
+import { DEFAULT_DB_MAX_AGE_DAYS } from '../vuln/defaults.js';
 import { existsSync } from 'node:fs';
 import { HyperwardError } from '../errors.js';
 import type { AdvisoryDbStatus, ScanResult } from '../model/report.js';
@@ -11,7 +12,7 @@ import { matchInventory } from '../vuln/match.js';
 import type { AdvisoryIndex } from '../vuln/types.js';
 import { applyVex, loadVex, type VexDocument } from '../vuln/vex.js';
 
-export const DEFAULT_DB_MAX_AGE_DAYS = 7;
+export { DEFAULT_DB_MAX_AGE_DAYS };
 
 export interface VulnOptions {
   /** The database file; default `AdvisoryDb.defaultPath()` (`$HYPERWARD_DB` or the user's cache directory). */
