@@ -36,6 +36,74 @@ function list(items: string[]): string {
   return items.length > MAX_LISTED ? `${shown} and ${items.length - MAX_LISTED} more` : shown;
 }
 
+/** Dates of a certificate, as `CertificateInfo` and the report's `ApplianceCertificate` both carry them. */
+export interface CertificateDates {
+  subject: string;
+  /** ISO 8601. */
+  validFrom: string;
+  validTo: string;
+}
+
+/** What the certificate-validity check reads: the certificate file, its signer, and the chain (signer first). */
+export interface CertificateValidityInput<C extends CertificateDates> {
+  file: string;
+  signer: C;
+  chain: readonly C[];
+}
+
+/** Whether a certificate is outside its validity period at `now` (an unreadable date counts as within). */
+export function validityAt(now: Date): (c: CertificateDates) => 'expired' | 'not-yet-valid' | undefined {
+  const t = now.getTime();
+  return (c) => {
+    const from = Date.parse(c.validFrom);
+    const to = Date.parse(c.validTo);
+    if (!Number.isNaN(to) && t > to) return 'expired';
+    if (!Number.isNaN(from) && t < from) return 'not-yet-valid';
+    return undefined;
+  };
+}
+
+/**
+ * The `appliance.cert-expired` finding: fails when the signer or a certificate of its chain is outside its
+ * validity period as `stale` judges it. Separate from `applianceFindings` because it depends on the moment of the
+ * scan: a scan cache keeps what an appliance holds and judges this again, at its own `now` (with `validityAt`).
+ */
+export function certificateValidityFinding<C extends CertificateDates>(
+  input: CertificateValidityInput<C>,
+  stale: (c: C) => 'expired' | 'not-yet-valid' | undefined,
+  target: string,
+): Finding {
+  const checkId = APPLIANCE_CHECKS.certExpired;
+  const title = 'Appliance signing certificate expired';
+  const base = {
+    id: fingerprint(checkId, 'appliance', target),
+    checkId,
+    severity: 'medium' as const,
+    title,
+    resource: { type: 'appliance', id: target },
+    platform: 'image',
+  };
+  const { signer, file } = input;
+  const bad = input.chain.map((c) => ({ c, why: stale(c) })).find((x) => x.why !== undefined);
+  if (bad !== undefined) {
+    const c = bad.c;
+    const who = c === signer ? 'the signing certificate' : `certificate ${c.subject} of the chain`;
+    return {
+      ...base,
+      status: 'fail',
+      message: `${who} ${bad.why === 'expired' ? `expired on ${c.validTo}` : `is not valid before ${c.validFrom}`}`,
+      evidence: { file, key: c.subject, value: `valid ${c.validFrom} to ${c.validTo}` },
+      remediation: 'Ask the vendor for a package signed with a current certificate.',
+    };
+  }
+  return {
+    ...base,
+    status: 'pass',
+    message: `the signing certificate is valid until ${signer.validTo}`,
+    evidence: { file, key: signer.subject, value: `valid ${signer.validFrom} to ${signer.validTo}` },
+  };
+}
+
 /**
  * The integrity findings of an opened appliance (see the module comment for the checks).
  *
@@ -282,37 +350,13 @@ export function applianceFindings(ova: Ova, opts: ApplianceFindingOptions = {}):
   const signer = s.certificates[s.signer ?? 0];
   if (signer === undefined) return out;
   const chainCerts = s.chain.path.map((i) => s.certificates[i]).filter((c) => c !== undefined);
-  const expiredTitle = 'Appliance signing certificate expired';
-  const stale = chainCerts.filter((c) => c.expired || c.notYetValid);
-  if (stale.length > 0) {
-    const c = stale[0]!;
-    make(
-      APPLIANCE_CHECKS.certExpired,
-      'medium',
-      'fail',
-      expiredTitle,
-      `${c === signer ? 'the signing certificate' : `certificate ${c.subject} of the chain`} ${c.expired ? `expired on ${c.validTo}` : `is not valid before ${c.validFrom}`}`,
-      {
-        evidence: { file: s.name, key: c.subject, value: `valid ${c.validFrom} to ${c.validTo}` },
-        remediation: 'Ask the vendor for a package signed with a current certificate.',
-      },
-    );
-  } else {
-    make(
-      APPLIANCE_CHECKS.certExpired,
-      'medium',
-      'pass',
-      expiredTitle,
-      `the signing certificate is valid until ${signer.validTo}`,
-      {
-        evidence: {
-          file: s.name,
-          key: signer.subject,
-          value: `valid ${signer.validFrom} to ${signer.validTo}`,
-        },
-      },
-    );
-  }
+  out.push(
+    certificateValidityFinding(
+      { file: s.name, signer, chain: chainCerts },
+      (c) => (c.expired ? 'expired' : c.notYetValid ? 'not-yet-valid' : undefined),
+      target,
+    ),
+  );
   const selfTitle = 'Appliance signed with a self-signed certificate';
   if (signer.selfSigned) {
     make(

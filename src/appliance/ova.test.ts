@@ -18,6 +18,7 @@ import fc from 'fast-check';
 import { expectError } from '../../test/helpers/errors.js';
 import { byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { xorshift32 } from '../../test/helpers/pattern.js';
+import { Pki } from '../../test/helpers/ova.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import type { BlockDevice } from '../disk/types.js';
 import { openExt4 } from '../fs/ext4.js';
@@ -45,77 +46,6 @@ const TREE: Record<string, Buffer | string> = {
   'opt/app/bin/tool': pseudoRandom(70_000, 11),
   'var/lib/deep/a/b/c/d/note.txt': 'deep\n',
 };
-
-/** A small PKI with the openssl command line. */
-class Pki {
-  private serial = 1;
-  constructor(private readonly dir: string) {}
-  private key(name: string): string {
-    const key = join(this.dir, `${name}.key`);
-    run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', key]);
-    return key;
-  }
-  selfSigned(name: string, ca = false): { key: string; cert: string } {
-    const key = this.key(name);
-    const cert = join(this.dir, `${name}.pem`);
-    const ext = ca ? ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign'] : [];
-    run('openssl', [
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      key,
-      '-out',
-      cert,
-      '-subj',
-      `/CN=${name}`,
-      '-days',
-      '3650',
-      ...ext,
-    ]);
-    return { key, cert };
-  }
-  issue(
-    name: string,
-    by: { key: string; cert: string },
-    start: string,
-    end: string,
-  ): { key: string; cert: string } {
-    const key = this.key(name);
-    const csr = join(this.dir, `${name}.csr`);
-    const cert = join(this.dir, `${name}.pem`);
-    run('openssl', ['req', '-new', '-key', key, '-out', csr, '-subj', `/CN=${name}`]);
-    const db = join(this.dir, `db-${name}`);
-    mkdirSync(db);
-    writeFileSync(join(db, 'index.txt'), '');
-    writeFileSync(join(db, 'serial'), `0${this.serial++}\n`);
-    writeFileSync(
-      join(db, 'ca.cnf'),
-      `[ca]\ndefault_ca = d\n[d]\ndatabase = ${db}/index.txt\nnew_certs_dir = ${db}\nserial = ${db}/serial\n` +
-        `default_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n`,
-    );
-    run('openssl', [
-      'ca',
-      '-batch',
-      '-config',
-      join(db, 'ca.cnf'),
-      '-cert',
-      by.cert,
-      '-keyfile',
-      by.key,
-      '-in',
-      csr,
-      '-out',
-      cert,
-      '-startdate',
-      start,
-      '-enddate',
-      end,
-      '-notext',
-    ]);
-    return { key, cert };
-  }
-}
 
 interface PackageOptions {
   format?: 'ustar' | 'pax' | 'gnu';

@@ -10,7 +10,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { openImage, openSource, type OpenContext } from '../disk/open.js';
@@ -30,6 +29,14 @@ import {
 } from './manifest.js';
 import { MemberSource, type ByteRange } from './member-source.js';
 import { OVF_XML_LIMITS, parseOvf, type OvfDisk, type OvfEnvelope, type OvfFile } from './ovf.js';
+
+/**
+ * Node's bundled Mozilla roots, loaded when a signature is checked: `node:tls` is not otherwise needed to scan an
+ * image, and loading it costs start-up time.
+ */
+function defaultRoots(): readonly string[] {
+  return process.getBuiltinModule('node:tls').rootCertificates;
+}
 
 /** Bytes hashed per read when verifying digests. */
 export const DIGEST_CHUNK = 1024 * 1024;
@@ -53,6 +60,8 @@ export interface PackageProblem {
   message: string;
   /** The package file concerned (the archive itself for tar damage). */
   file?: string;
+  /** `tar archive` for damage to the archive's own structure (a header, a member running past the end). */
+  layer?: string;
   offset?: number;
   line?: number;
 }
@@ -178,6 +187,7 @@ function openArchive(path: string, opts: OpenOvaOptions, problems: PackageProble
         level: index.complete ? 'warning' : 'error',
         message: `archive: ${p.message}`,
         file: path,
+        layer: 'tar archive',
         offset: p.offset,
       });
     }
@@ -358,6 +368,19 @@ export function openOva(path: string, opts: OpenOvaOptions = {}): Ova {
     const members = [...store.files.values()];
     const ovfs = members.filter((f) => f.name.toLowerCase().endsWith('.ovf'));
     if (ovfs.length === 0) {
+      const damage = problems.find((p) => p.level === 'error' && p.layer !== undefined);
+      if (damage !== undefined) {
+        // The descriptor may be among what the damage hid: say where the archive breaks.
+        throw new HyperwardError(
+          'E_IMAGE_CORRUPT',
+          `the archive is damaged before any .ovf descriptor: ${damage.message.replace(/^archive: /, '')}`,
+          {
+            file: path,
+            layer: damage.layer!,
+            ...(damage.offset !== undefined ? { offset: damage.offset } : {}),
+          },
+        );
+      }
       throw new HyperwardError('E_UNSUPPORTED_FORMAT', 'the archive holds no .ovf descriptor: not an OVA', {
         file: path,
       });
@@ -532,7 +555,7 @@ function checkSignature(
   if (mf === undefined) {
     const r = verifyCertFile(parsedCert, '', Buffer.alloc(0), {
       now: opts.now ?? new Date(),
-      trustedRoots: opts.trustedRoots ?? rootCertificates,
+      trustedRoots: opts.trustedRoots ?? defaultRoots(),
     });
     return {
       ...r,
@@ -550,7 +573,7 @@ function checkSignature(
   }
   const r = verifyCertFile(parsedCert, mf.name, mfBytes, {
     now: opts.now ?? new Date(),
-    trustedRoots: opts.trustedRoots ?? rootCertificates,
+    trustedRoots: opts.trustedRoots ?? defaultRoots(),
   });
   return { ...r, name: cert.name };
 }

@@ -26,9 +26,17 @@ function locate(m: MountedImage, path: string, partition: number | undefined): {
   });
 }
 
-function open(img: string, o: ImageOpts): MountedImage {
+/**
+ * The options of `image ls` and `image cat`; `disk` (an appliance's `ovf:diskId`, `--disk ID`) chooses which disk
+ * of an OVA or OVF package to read, by default the one holding the OS.
+ */
+type ReadOpts = ImageOpts & { disk?: string };
+
+/** Opens an image, or a disk of an appliance (told by content), read-only. */
+function open(img: string, o: ReadOpts): MountedImage {
   const opts: Parameters<typeof mountImage>[1] = { allowOutside: o.allowBackingOutside };
   if (o.partition !== undefined) opts.partition = o.partition;
+  if (o.disk !== undefined) opts.disk = o.disk;
   return mountImage(img, opts);
 }
 
@@ -54,7 +62,7 @@ function modeString(st: Inode): string {
 export function runLs(
   img: string,
   path: string,
-  o: ImageOpts & { long: boolean; recursive: boolean },
+  o: ReadOpts & { long: boolean; recursive: boolean },
 ): number {
   const m = open(img, o);
   try {
@@ -93,7 +101,7 @@ export function runLs(
 }
 
 /** `hyperward image cat`: streams a file to stdout, honouring back-pressure; progress on a TTY. */
-export async function runCat(img: string, path: string, o: ImageOpts & { quiet: boolean }): Promise<number> {
+export async function runCat(img: string, path: string, o: ReadOpts & { quiet: boolean }): Promise<number> {
   const m = open(img, o);
   try {
     const { vfs, path: inner } = locate(m, path, o.partition);

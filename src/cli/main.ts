@@ -42,7 +42,7 @@ export function buildProgram(): Command {
     )
     .argument(
       '<images...>',
-      'disk image files (raw, qcow2, vmdk, vhd, vhdx, vdi, ova), detected by content; a directory = every image in it; pool:NAME = every volume of a libvirt storage pool',
+      'disk images (raw, qcow2, vmdk, vhd, vhdx, vdi) and appliances (ova, ovf), told by content; a directory = every image in it; pool:NAME = every volume of a libvirt storage pool',
     )
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('table'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
@@ -63,6 +63,10 @@ export function buildProgram(): Command {
     )
     .option('--baseline <manifest>', 'report files added, removed and changed since a signed baseline')
     .option('--baseline-key <public.pem>', "the Ed25519 public key the baseline's signature is checked with")
+    .option(
+      '--trusted-roots <pem>',
+      "CA certificates (PEM) an appliance's signing certificate must chain to (default: Node's Mozilla store)",
+    )
     .option(
       '-j, --concurrency <n>',
       'images scanned at once (default: CPUs, at most 4)',
@@ -104,7 +108,8 @@ Examples:
   $ hyperward scan image --fail-on high --vex vex.openvex.json vm.qcow2
   $ hyperward scan image --verify-files --baseline vm.baseline.json --baseline-key ops.pub vm.qcow2
   $ hyperward scan image -j 4 --format json -o library.json /var/lib/libvirt/images
-  $ hyperward scan image --connect qemu:///system pool:default`,
+  $ hyperward scan image --connect qemu:///system pool:default
+  $ hyperward scan image --format cyclonedx -o appliance.cdx.json vendor-appliance.ova`,
     )
     .action(async (images: string[], o: ScanImageOpts) => {
       const { runScanImage } = await import('./scan-image.js');
@@ -298,7 +303,7 @@ Examples:
   image
     .command('ls')
     .description('list a directory inside a disk image')
-    .argument('<image>', 'disk image file')
+    .argument('<image>', 'disk image file, or an appliance (OVA, OVF)')
     .argument('[path]', 'directory inside the image', '/')
     .option('-l, --long', 'long listing: mode, owner, size, time', false)
     .option('-R, --recursive', 'list subdirectories too', false)
@@ -308,9 +313,10 @@ Examples:
       intArg('--partition'),
     )
     .option('--allow-backing-outside', "follow backing files outside the image's directory", false)
+    .option('--disk <id>', "for an appliance (OVA, OVF), the disk to read (its ovf:diskId); default the OS's")
     .addHelpText(
       'after',
-      `\nExamples:\n  $ hyperward image ls vm.qcow2 /etc\n  $ hyperward image ls -lR --partition 1 vm.vmdk /boot`,
+      `\nExamples:\n  $ hyperward image ls vm.qcow2 /etc\n  $ hyperward image ls -lR --partition 1 vm.vmdk /boot\n  $ hyperward image ls --disk vmdisk2 appliance.ova /`,
     )
     .action(async (img: string, path: string, o: ImageOpts & { long: boolean; recursive: boolean }) => {
       const { runLs } = await import('./image-cmd.js');
@@ -319,7 +325,7 @@ Examples:
   image
     .command('cat')
     .description('write a file from inside a disk image to stdout')
-    .argument('<image>', 'disk image file')
+    .argument('<image>', 'disk image file, or an appliance (OVA, OVF)')
     .argument('<path>', 'file inside the image')
     .option(
       '--partition <n>',
@@ -327,10 +333,11 @@ Examples:
       intArg('--partition'),
     )
     .option('--allow-backing-outside', "follow backing files outside the image's directory", false)
+    .option('--disk <id>', "for an appliance (OVA, OVF), the disk to read (its ovf:diskId); default the OS's")
     .option('-q, --quiet', 'no progress on stderr', false)
     .addHelpText(
       'after',
-      `\nExamples:\n  $ hyperward image cat vm.qcow2 /etc/os-release\n  $ hyperward image cat vm.vhdx /var/log/syslog > syslog`,
+      `\nExamples:\n  $ hyperward image cat vm.qcow2 /etc/os-release\n  $ hyperward image cat vm.vhdx /var/log/syslog > syslog\n  $ hyperward image cat appliance.ova /etc/os-release`,
     )
     .action(async (img: string, path: string, o: ImageOpts & { quiet: boolean }) => {
       const { runCat } = await import('./image-cmd.js');
@@ -382,6 +389,7 @@ export interface ScanImageOpts extends VulnCliOpts {
   verifyFiles: boolean;
   baseline?: string;
   baselineKey?: string;
+  trustedRoots?: string;
   concurrency?: number;
   /** A file, or false with `--no-cache`. */
   cache: string | boolean;

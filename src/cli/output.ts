@@ -10,7 +10,8 @@ import { EXIT } from './exit.js';
  * `--fail-on` counts failing findings, and the unknowns that mean part of a target could not be read at all (an
  * unreadable file or filesystem) — not a check's ordinary "cannot decide", which is reported but does not fail.
  */
-const UNREAD = /^(hyperward\.unreadable|image\.filesystem-unreadable|image\.inspection-failed)$/;
+const UNREAD =
+  /^(hyperward\.unreadable|image\.filesystem-unreadable|image\.inspection-failed|appliance\.disk-unreadable)$/;
 
 export function newReport(results: ScanResult[] = []): ScanReport {
   return { tool: { name: 'hyperward', version: VERSION }, createdAt: new Date().toISOString(), results };

@@ -4,7 +4,7 @@ import type { ScanResult } from '../model/report.js';
 import { scanImageBatch, type BatchMountOptions, type BatchOptions } from '../scan/image-batch.js';
 import type { SkippedFile } from '../scan/library.js';
 import type { ScanCache } from '../scan/scan-cache.js';
-import { newReadStats } from '../source/file.js';
+import { newReadStats, readTextFile } from '../source/file.js';
 import type { ScanImageOpts } from './main.js';
 import { emit, newReport } from './output.js';
 import { Progress } from './progress.js';
@@ -82,6 +82,16 @@ async function expandTargets(args: string[], o: ScanImageOpts): Promise<Targets>
   return out;
 }
 
+/** The PEM certificates of a `--trusted-roots` file (one or more `BEGIN CERTIFICATE` blocks). */
+function readCertificates(path: string): string[] {
+  const text = readTextFile(path, 4 * 1024 * 1024);
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0) {
+    throw new HyperwardError('E_USAGE', 'no PEM certificate (BEGIN CERTIFICATE) in the file', { file: path });
+  }
+  return pems.map((p) => `${p}\n`);
+}
+
 function openCache(o: ScanImageOpts, ScanCacheClass: typeof ScanCache): ScanCache | undefined {
   if (o.cache === false) return undefined;
   const path = typeof o.cache === 'string' ? o.cache : ScanCacheClass.defaultPath();
@@ -114,6 +124,7 @@ export async function runScanImage(args: string[], o: ScanImageOpts): Promise<nu
   if (o.partition !== undefined) mount.partition = o.partition;
   if (baseline) mount.baseline = baseline;
   if (o.verifyFiles) mount.verifyFiles = true;
+  if (o.trustedRoots !== undefined) mount.trustedRoots = readCertificates(o.trustedRoots);
   const { ScanCache } = await import('../scan/scan-cache.js');
   const cache = openCache(o, ScanCache);
   const progress = new Progress('scanning', targets.images.length, o.quiet);

@@ -82,3 +82,123 @@ export interface SystemInventory {
   hostname?: string;
   packages: Package[];
 }
+
+/** A CPE 2.3 name derived for an appliance's product, with how far to trust it. */
+export interface ApplianceCpe {
+  /** `cpe:2.3:a:<vendor>:<product>:<version>:*:*:*:*:*:*:*` */
+  cpe: string;
+  /** `high`: vendor, product and version as stated; lower for each heuristic step taken. */
+  confidence: 'high' | 'medium' | 'low';
+  /** How it was derived (`vendor and product; Version`, `version in FullVersion`...). */
+  basis: string;
+}
+
+/** A network adapter of a virtual system. */
+export interface ApplianceNic {
+  name?: string;
+  /** The network it connects to, as the descriptor names it. */
+  network?: string;
+  /** `VmxNet3`, `E1000`... */
+  adapterType?: string;
+}
+
+/** One virtual system (VM) of an appliance, from its first VirtualHardwareSection. */
+export interface ApplianceSystem {
+  id: string;
+  name?: string;
+  /** The guest OS the descriptor declares: VMware guest id (`vmw:osType`), else the CIM OsType description. */
+  osType?: string;
+  /** CIM_OperatingSystem OsType number (`ovf:id`). */
+  osId?: number;
+  cpus?: number;
+  memoryBytes?: number;
+  nics: ApplianceNic[];
+  /** The disks of the DiskSection its drives are backed by. */
+  disks: Array<{ diskId: string; capacityBytes?: number }>;
+}
+
+/** One disk of an appliance's DiskSection, and what was found on it. */
+export interface ApplianceDiskInfo {
+  diskId: string;
+  /** The package file holding its image (`ovf:href`). */
+  file?: string;
+  capacityBytes?: number;
+  /** Declared format URI (`…vmdk.html#streamOptimized`). */
+  format?: string;
+  /** Its container, partitions and filesystems, as for any image. */
+  image?: ImageInfo;
+  /** The OS inventory (OS, packages) was read from this disk. */
+  root?: boolean;
+  /** Why it could not be read. */
+  error?: { code: string; message: string };
+}
+
+/** A certificate of an appliance's signature (the signer first, then the chain it names). */
+export interface ApplianceCertificate {
+  subject: string;
+  issuer: string;
+  serialNumber: string;
+  /** ISO 8601. */
+  validFrom: string;
+  validTo: string;
+  fingerprint256: string;
+  selfSigned: boolean;
+}
+
+/**
+ * A virtual appliance: an OVA archive read in place, or an unpacked OVF package. What its descriptor says
+ * (product, virtual systems, networks, disks), how its manifest and signature checked out, and CPE candidates for
+ * its product, so advisories can be matched even when its OS is closed.
+ */
+export interface ApplianceInfo {
+  /** `ova`: a tar archive; `ovf`: a descriptor with its files beside it. */
+  kind: 'ova' | 'ovf';
+  /** The descriptor's name in the package. */
+  descriptor: string;
+  /** OVF version family; `unknown` for another namespace (OVF 0.9, none). Absent when the descriptor is unreadable. */
+  ovfVersion?: '1.x' | '2.x' | 'unknown';
+  /** From the first ProductSection that names a product (the appliance-level one comes first). */
+  product?: string;
+  vendor?: string;
+  version?: string;
+  fullVersion?: string;
+  productUrl?: string;
+  vendorUrl?: string;
+  systems: ApplianceSystem[];
+  networks: Array<{ name: string; description?: string }>;
+  disks: ApplianceDiskInfo[];
+  manifest: {
+    /**
+     * `verified`: every listed file matched; `failed`: a file differs, is missing or unreadable; `absent`: no
+     * manifest; `empty`: no readable entry; `unchecked`: digests were not computed.
+     */
+    status: 'verified' | 'failed' | 'absent' | 'empty' | 'unchecked';
+    name?: string;
+    /** Digest algorithms used (`SHA256`, `SHA1`...). */
+    algorithms: string[];
+    /** Some entry uses SHA-1. */
+    weak: boolean;
+    entries: number;
+    /** Entries that failed, with why (`mismatch`, `missing`, `unreadable`). */
+    failed: Array<{ file: string; status: string }>;
+    /** Package files the manifest does not list. */
+    uncovered: string[];
+  };
+  signature: {
+    /** `valid`: the signature over the manifest verifies; `invalid`: it does not; `unsigned`: no certificate file. */
+    status: 'valid' | 'invalid' | 'unsigned';
+    name?: string;
+    /** Why it is invalid, or a note on a valid one. */
+    reason?: string;
+    algorithm?: string;
+    /** The signer first, then each issuer the certificate file holds. */
+    chain: ApplianceCertificate[];
+    /** The chain reaches a trusted root. */
+    trusted?: boolean;
+    trustedRoot?: string;
+    /** A certificate of the chain is outside its validity period at the time of the scan. */
+    expired?: boolean;
+  };
+  /** CPE candidates for the products the descriptor names, most likely first. */
+  cpes: ApplianceCpe[];
+}

@@ -1,5 +1,5 @@
 import type { Finding } from './finding.js';
-import type { ImageInfo, SystemInventory } from './inventory.js';
+import type { ApplianceInfo, ImageInfo, SystemInventory } from './inventory.js';
 
 export interface TargetError {
   code: string;
@@ -16,7 +16,10 @@ export interface ScanResult extends SystemInventory {
   kind: 'image' | 'host' | 'config' | 'sbom';
   /** Set when the target could not be read at all; the rest of the run goes on. */
   error?: TargetError;
+  /** The disk image; for an appliance, the disk the OS inventory was read from (all its disks are in `appliance`). */
   image?: ImageInfo;
+  /** Set when the target is a virtual appliance (OVA archive, OVF package). */
+  appliance?: ApplianceInfo;
   findings: Finding[];
 }
 

@@ -5,8 +5,17 @@
  * fast-xml-parser's validator, the tree is built by its parser with entity processing off, and the result is a plain
  * element tree with namespaces resolved and 1-based line numbers.
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
+import type * as Fxp from 'fast-xml-parser';
 import { HyperwardError } from '../errors.js';
+
+/**
+ * fast-xml-parser, loaded on first use and as its one-file CommonJS build: its ESM build is dozens of modules
+ * (~50 ms to load), which every `scan image` would pay at start-up for the rare OVF descriptor. `require` caches it.
+ */
+function fxp(): typeof Fxp {
+  return createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
+}
 
 /** One element. Attribute and child order is kept; comments and processing instructions are dropped. */
 export interface XmlElement {
@@ -142,19 +151,19 @@ class Parse {
     this.text = text;
     this.file = file;
     this.lim = lim;
-    this.meta = XMLParser.getMetaDataSymbol() as unknown as symbol;
+    this.meta = fxp().XMLParser.getMetaDataSymbol() as unknown as symbol;
   }
 
   run(): XmlElement {
     this.screen();
-    const v = XMLValidator.validate(this.text, { allowBooleanAttributes: false });
+    const v = fxp().XMLValidator.validate(this.text, { allowBooleanAttributes: false });
     if (v !== true) {
       const line = Number.isSafeInteger(v.err.line) ? v.err.line : undefined;
       throw this.error('E_UNSUPPORTED_FORMAT', `not well-formed XML: ${v.err.msg}`, line, v.err.col);
     }
     let raw: unknown;
     try {
-      raw = new XMLParser({
+      raw = new (fxp().XMLParser)({
         preserveOrder: true,
         ignoreAttributes: false,
         attributeNamePrefix: '',

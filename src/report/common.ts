@@ -1,5 +1,6 @@
 /** Helpers shared by the assessment writers (SARIF, OCSF, JUnit, HTML) and `diff`. Pure functions, no I/O. */
 import { SEVERITIES, type Finding, type FindingStatus, type Reference } from '../model/finding.js';
+import type { ApplianceInfo } from '../model/inventory.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
 
 /** Statuses in report order: what needs attention first. */
@@ -113,4 +114,46 @@ const UNREPRESENTABLE =
 /** Replaces the characters of `UNREPRESENTABLE` by visible `\\u{…}` escapes, so nothing is silently lost. */
 export function visible(s: string): string {
   return s.replace(UNREPRESENTABLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
+/** One line naming an appliance's product: `Example Gateway 7.2.4 (Example Networks, Inc.)`, else its descriptor. */
+export function applianceTitle(a: ApplianceInfo): string {
+  if (a.product === undefined) return `${a.kind.toUpperCase()} ${a.descriptor}`;
+  const version = a.version ?? a.fullVersion;
+  const vendor = a.vendor !== undefined ? ` (${a.vendor})` : '';
+  return `${a.product}${version !== undefined ? ` ${version}` : ''}${vendor}`;
+}
+
+/**
+ * One line on an appliance's package integrity: the manifest (verified, with its digests; failed; absent) and the
+ * signature (signer, and whether self-signed, expired, untrusted).
+ */
+export function applianceIntegrity(a: ApplianceInfo): string {
+  const m = a.manifest;
+  const algs = m.algorithms.join('/');
+  const manifest = {
+    verified: `manifest verified (${algs})`,
+    failed: `MANIFEST FAILED: ${m.failed.length} file(s) do not match`,
+    absent: 'no manifest',
+    empty: 'manifest lists nothing readable',
+    unchecked: `manifest not checked (${algs})`,
+  }[m.status];
+  const parts = [m.weak && m.status !== 'failed' ? `${manifest}, weak SHA-1` : manifest];
+  const s = a.signature;
+  if (s.status === 'unsigned') parts.push('unsigned');
+  else {
+    const signer = s.chain[0];
+    const flags: string[] = [];
+    if (signer?.selfSigned) flags.push('self-signed');
+    if (s.expired) flags.push('certificate expired');
+    if (s.trusted === false && !signer?.selfSigned) flags.push('untrusted chain');
+    if (s.trusted === true) flags.push('trusted');
+    const who = signer !== undefined ? ` by ${signer.subject}` : '';
+    parts.push(
+      s.status === 'invalid'
+        ? `SIGNATURE INVALID${who}`
+        : `signed${who}${flags.length > 0 ? ` (${flags.join(', ')})` : ''}`,
+    );
+  }
+  return parts.join('; ');
 }

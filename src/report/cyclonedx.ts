@@ -1,6 +1,8 @@
-import { Enums, Models, Serialize, Spec } from '@cyclonedx/cyclonedx-library';
+import { Enums, Models, Serialize, Spec, Types } from '@cyclonedx/cyclonedx-library';
 import type { CvssScore, Severity, VexApplied } from '../model/finding.js';
+import type { ApplianceInfo } from '../model/inventory.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
+import { applianceIntegrity, httpUrl } from './common.js';
 import { packageUrl } from './purl.js';
 import type { Writer } from './types.js';
 import {
@@ -24,12 +26,56 @@ function nvra(name: string, version: string, arch: string): string {
   return `${name}\0${version}\0${arch}`;
 }
 
+/**
+ * An appliance as a component: type `application` (a vendor's software product — its CPE names part `a` — rather
+ * than `container`, which CycloneDX keeps for OS-level virtualization, or `device`, for hardware), named after its
+ * product with its version, supplier and website, the most likely CPE candidate in `cpe`, and the rest of what the
+ * scan found (file, descriptor, every CPE candidate with its confidence, integrity, disks) as properties.
+ */
+function applianceComponent(a: ApplianceInfo, r: ScanResult, index: number): Models.Component {
+  const best = a.cpes.find((c) => Types.isCPE(c.cpe));
+  const c = new Models.Component(Enums.ComponentType.Application, a.product ?? r.target, {
+    bomRef: `target-${index}`,
+    ...(a.version !== undefined ? { version: a.version } : {}),
+    ...(best !== undefined ? { cpe: best.cpe } : {}),
+  });
+  if (a.vendor !== undefined) {
+    const url = httpUrl(a.vendorUrl);
+    c.supplier = new Models.OrganizationalEntity({
+      name: a.vendor,
+      ...(url !== undefined ? { url: new Set([url]) } : {}),
+    });
+  }
+  const website = httpUrl(a.productUrl);
+  if (website !== undefined) {
+    c.externalReferences.add(new Models.ExternalReference(website, Enums.ExternalReferenceType.Website));
+  }
+  const prop = (name: string, value: string): void => {
+    c.properties.add(new Models.Property(name, value));
+  };
+  prop('hyperward:target', r.target);
+  prop('hyperward:appliance:kind', a.kind);
+  prop('hyperward:appliance:descriptor', a.descriptor);
+  if (a.fullVersion !== undefined) prop('hyperward:appliance:fullVersion', a.fullVersion);
+  for (const cpe of a.cpes) prop(`hyperward:appliance:cpe:${cpe.confidence}`, cpe.cpe);
+  prop('hyperward:appliance:manifest', a.manifest.status);
+  prop('hyperward:appliance:signature', a.signature.status);
+  prop('hyperward:appliance:integrity', applianceIntegrity(a));
+  for (const d of a.disks) {
+    const size = d.capacityBytes !== undefined ? ` ${d.capacityBytes}` : '';
+    prop('hyperward:appliance:disk', `${d.diskId} ${d.file ?? '-'}${size}${d.root ? ' os' : ''}`);
+  }
+  return c;
+}
+
 function resultComponents(
   bom: Models.Bom,
   r: ScanResult,
   index: number,
 ): { target: Models.Component; packages: TargetComponents } {
-  const target = new Models.Component(Enums.ComponentType.File, r.target, { bomRef: `target-${index}` });
+  const target = r.appliance
+    ? applianceComponent(r.appliance, r, index)
+    : new Models.Component(Enums.ComponentType.File, r.target, { bomRef: `target-${index}` });
   if (r.image) {
     target.properties.add(new Models.Property('hyperward:image:format', r.image.format));
     if (r.image.subformat)

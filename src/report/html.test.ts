@@ -6,6 +6,7 @@ import { SEVERITIES } from '../model/finding.js';
 import type { ScanReport } from '../model/report.js';
 import { escapeHtml, toHtml } from './html.js';
 import { loadWriter } from './index.js';
+import { applianceReport } from './testdata/appliance-report.js';
 import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 
 /** Characters that matter to HTML and XML, so generated strings hit them often. */
@@ -247,4 +248,19 @@ test('vulnerabilities: a section per target with counts per severity and one row
       '3 vulnerabilities (1 critical, 0 high, 1 medium, 1 low, 0 info), 1 fixable, 1 suppressed',
     ),
   );
+});
+
+test('an appliance: product, integrity and best CPE in its target section, hostile ones escaped', () => {
+  const html = toHtml(applianceReport());
+  assertSelfContained(html);
+  assert.ok(html.includes('Appliance: Example Gateway 7.2.4 (Example Networks, Inc.)'));
+  assert.ok(html.includes('Integrity: manifest verified (SHA256); signed by CN=Example (self-signed)'));
+  assert.ok(
+    html.includes('CPE: <code>cpe:2.3:a:example_networks:example_gateway:7.2.4:*:*:*:*:*:*:*</code> (high'),
+  );
+  const hostile = toHtml(applianceReport({ hostile: HOSTILE }));
+  assertSelfContained(hostile);
+  assert.ok(!hostile.includes('<script>alert'));
+  assert.ok(hostile.includes(`Appliance: Example Gateway${escapeHtml(HOSTILE)}`));
+  assert.doesNotMatch(hostile, UNREPRESENTABLE);
 });

@@ -9,6 +9,8 @@ import { SEVERITIES, type Finding, type FindingStatus, type Severity } from '../
 import type { ScanReport, ScanResult } from '../model/report.js';
 import {
   STATUSES,
+  applianceIntegrity,
+  applianceTitle,
   compareFindings,
   countByStatus,
   describeEvidence,
@@ -262,6 +264,13 @@ function targetSection(r: ScanResult, i: number, opts: HtmlOptions): string {
   const out: string[] = [`<section class="target" id="target-${i}">`];
   out.push(`<h2>${e(r.target)} <span class="muted">(${e(r.kind)})</span></h2>`);
   const facts: string[] = [];
+  const a = r.appliance;
+  if (a) {
+    facts.push(`Appliance: ${e(applianceTitle(a))}`);
+    facts.push(`Integrity: ${e(applianceIntegrity(a))}`);
+    if (a.cpes[0])
+      facts.push(`CPE: <code>${e(a.cpes[0].cpe)}</code> (${e(a.cpes[0].confidence)} confidence)`);
+  }
   if (r.image) {
     const img = r.image;
     facts.push(

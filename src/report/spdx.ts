@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Package } from '../model/inventory.js';
 import type { ScanResult } from '../model/report.js';
+import { applianceIntegrity, httpUrl } from './common.js';
 import { packageUrl } from './purl.js';
 import type { Writer } from './types.js';
 import {
@@ -21,6 +22,7 @@ interface SpdxPackage {
   SPDXID: string;
   name: string;
   versionInfo?: string;
+  packageFileName?: string;
   downloadLocation: 'NOASSERTION';
   filesAnalyzed: false;
   licenseConcluded?: 'NOASSERTION';
@@ -28,8 +30,50 @@ interface SpdxPackage {
   copyrightText?: 'NOASSERTION';
   primaryPackagePurpose?: string;
   supplier?: string;
+  homepage?: string;
   sourceInfo?: string;
+  comment?: string;
   externalRefs?: ExternalRef[];
+}
+
+/**
+ * The package of a target: the file scanned, or for an appliance its product (`APPLICATION`, like CycloneDX's
+ * component type) with its version, supplier, homepage, the file name, and its CPE candidates as Annex F
+ * `SECURITY` / `cpe23Type` references, each with its confidence.
+ */
+function targetPackage(r: ScanResult, id: string): SpdxPackage {
+  const a = r.appliance;
+  if (a === undefined) {
+    return {
+      SPDXID: id,
+      name: r.target,
+      downloadLocation: 'NOASSERTION',
+      filesAnalyzed: false,
+      primaryPackagePurpose: 'FILE',
+    };
+  }
+  const pkg: SpdxPackage = {
+    SPDXID: id,
+    name: a.product ?? r.target,
+    downloadLocation: 'NOASSERTION',
+    filesAnalyzed: false,
+    primaryPackagePurpose: 'APPLICATION',
+  };
+  if (a.version !== undefined) pkg.versionInfo = a.version;
+  pkg.packageFileName = r.target;
+  if (a.vendor !== undefined) pkg.supplier = `Organization: ${a.vendor.replace(/\n/g, ' ')}`;
+  const home = httpUrl(a.productUrl);
+  if (home !== undefined) pkg.homepage = home;
+  pkg.comment = `${a.kind.toUpperCase()} appliance (${a.descriptor}): ${applianceIntegrity(a)}`;
+  if (a.cpes.length > 0) {
+    pkg.externalRefs = a.cpes.map((c) => ({
+      referenceCategory: 'SECURITY',
+      referenceType: 'cpe23Type',
+      referenceLocator: c.cpe,
+      comment: `${c.confidence} confidence: ${c.basis}`,
+    }));
+  }
+  return pkg;
 }
 
 interface ExternalRef {
@@ -116,13 +160,7 @@ export const spdxWriter: Writer = {
     }> = [];
     report.results.forEach((r, i) => {
       const targetId = spdxId('Target', String(i));
-      packages.push({
-        SPDXID: targetId,
-        name: r.target,
-        downloadLocation: 'NOASSERTION',
-        filesAnalyzed: false,
-        primaryPackagePurpose: 'FILE',
-      });
+      packages.push(targetPackage(r, targetId));
       relationships.push({
         spdxElementId: 'SPDXRef-DOCUMENT',
         relationshipType: 'DESCRIBES',

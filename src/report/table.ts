@@ -1,5 +1,5 @@
 import type { ScanReport, ScanResult } from '../model/report.js';
-import { countByStatus } from './common.js';
+import { applianceIntegrity, applianceTitle, countByStatus } from './common.js';
 import type { Writer } from './types.js';
 import {
   advisoryDbText,
@@ -93,15 +93,35 @@ export function humanSize(n: number): string {
 function section(r: ScanResult): string {
   const out: string[] = [];
   const img = r.image;
+  const a = r.appliance;
+  const kind = a ? `${a.kind.toUpperCase()} appliance; ` : '';
   const head = img
-    ? `${r.target} (${[img.format, img.subformat].filter(Boolean).join(' ')}, ${humanSize(img.virtualSize)}, ${img.partitionScheme === 'none' ? 'no partition table' : img.partitionScheme})`
-    : r.target;
+    ? `${r.target} (${kind}${[img.format, img.subformat].filter(Boolean).join(' ')}, ${humanSize(img.virtualSize)}, ${img.partitionScheme === 'none' ? 'no partition table' : img.partitionScheme})`
+    : a
+      ? `${r.target} (${a.kind.toUpperCase()} appliance)`
+      : r.target;
   out.push(head, '='.repeat(Math.min(head.length, 100)));
   if (r.error) {
     out.push(`error: ${r.error.message} [${r.error.code}]`);
-    return out.join('\n');
+    if (!a) return out.join('\n');
   }
   const facts: string[][] = [];
+  if (a) {
+    facts.push(['Appliance', cell(applianceTitle(a))]);
+    facts.push(['Integrity', cell(applianceIntegrity(a))]);
+    const best = a.cpes[0];
+    if (best) {
+      const more = a.cpes.length > 1 ? `, ${a.cpes.length - 1} more candidate(s)` : '';
+      facts.push(['CPE', `${cell(best.cpe)} (${best.confidence} confidence${more})`]);
+    }
+    if (a.disks.length > 0) {
+      const disks = a.disks.map((d) => {
+        const what = d.root ? 'OS' : d.error ? 'unreadable' : d.image ? humanSize(d.image.virtualSize) : '';
+        return `${d.diskId}${what ? ` (${what})` : ''}`;
+      });
+      facts.push(['Disks', cell(disks.join(', '))]);
+    }
+  }
   if (r.os)
     facts.push(['OS', r.os.prettyName ?? [r.os.name ?? r.os.id, r.os.versionId].filter(Boolean).join(' ')]);
   if (r.hostname) facts.push(['Hostname', r.hostname]);

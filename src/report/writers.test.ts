@@ -6,6 +6,7 @@ import { HOSTILE } from '../../test/helpers/assessment.js';
 import type { ScanReport } from '../model/report.js';
 import { loadWriter } from './index.js';
 import { packageUrl } from './purl.js';
+import { applianceReport } from './testdata/appliance-report.js';
 import { vulnerabilityReport } from './testdata/vulnerability-report.js';
 import { FORMATS } from './types.js';
 
@@ -300,7 +301,8 @@ test('SPDX: each vulnerable package has SECURITY advisory references (Annex F), 
         assert.ok(['SECURITY', 'PACKAGE-MANAGER'].includes(ref.referenceCategory!));
         if (ref.referenceCategory === 'SECURITY') {
           assert.ok(SPDX_SECURITY_TYPES.has(ref.referenceType!));
-          assert.match(new URL(ref.referenceLocator!).protocol, /^https?:$/);
+          if (['advisory', 'fix', 'url'].includes(ref.referenceType!))
+            assert.match(new URL(ref.referenceLocator!).protocol, /^https?:$/);
         }
       }
     }
@@ -382,4 +384,146 @@ test('every format renders vulnerability reports, hostile ones too', async () =>
     vulnerabilityReport(),
     'JSON keeps the findings with their vulnerability as they are',
   );
+});
+
+interface CdxComponent {
+  'bom-ref': string;
+  type: string;
+  name: string;
+  version?: string;
+  cpe?: string;
+  purl?: string;
+  supplier?: { name?: string; url?: string[] };
+  externalReferences?: Array<{ type: string; url: string }>;
+  properties?: Array<{ name: string; value: string }>;
+}
+
+test('CycloneDX: an appliance is the metadata component (application, product, version, CPE, supplier), valid 1.6', async () => {
+  const writer = await loadWriter('cyclonedx');
+  const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+  const report = applianceReport();
+  const text = writer.write(report);
+  assert.equal(await validator.validate(text), null);
+  const bom = JSON.parse(text) as {
+    metadata: { component: CdxComponent };
+    components: CdxComponent[];
+    dependencies: Array<{ ref: string; dependsOn?: string[] }>;
+  };
+  const a = report.results[0]!.appliance!;
+  const c = bom.metadata.component;
+  assert.equal(c.type, 'application');
+  assert.equal(c.name, a.product);
+  assert.equal(c.version, a.version);
+  assert.equal(c.cpe, a.cpes[0]!.cpe);
+  assert.deepEqual(c.supplier, { name: a.vendor, url: [a.vendorUrl] });
+  assert.deepEqual(c.externalReferences, [{ type: 'website', url: a.productUrl }]);
+  const props = (name: string) => (c.properties ?? []).filter((p) => p.name === name).map((p) => p.value);
+  assert.deepEqual(props('hyperward:target'), [report.results[0]!.target]);
+  assert.deepEqual(props('hyperward:appliance:cpe:high'), [a.cpes[0]!.cpe]);
+  assert.deepEqual(props('hyperward:appliance:cpe:medium'), [a.cpes[1]!.cpe]);
+  assert.deepEqual(props('hyperward:appliance:signature'), ['valid']);
+  assert.match(
+    props('hyperward:appliance:integrity')[0]!,
+    /manifest verified \(SHA256\); signed by CN=Example \(self-signed\)/,
+  );
+  assert.deepEqual(props('hyperward:appliance:disk'), [
+    'data data.vmdk 16777216',
+    'disk1 disk1.vmdk 402653184 os',
+  ]);
+  // The OS and its packages hang under the appliance as they do under an image.
+  const os = bom.components.find((x) => x.type === 'operating-system')!;
+  assert.equal(os.name, 'debian');
+  assert.ok(bom.dependencies.find((d) => d.ref === c['bom-ref'])!.dependsOn!.includes(os['bom-ref']));
+  const libs = bom.components.filter((x) => x.type === 'library').map((x) => x.name);
+  assert.deepEqual(libs.sort(), ['libssl3', 'tzdata']);
+});
+
+test('CycloneDX: hostile appliance strings stay valid (bad URLs and CPEs left out, text kept)', async () => {
+  const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot6);
+  const report = applianceReport({ hostile: HOSTILE });
+  const text = (await loadWriter('cyclonedx')).write(report);
+  assert.equal(await validator.validate(text), null);
+  const c = (JSON.parse(text) as { metadata: { component: CdxComponent } }).metadata.component;
+  const a = report.results[0]!.appliance!;
+  assert.equal(c.cpe, a.cpes[0]!.cpe, 'an escaped CPE is well-formed and kept');
+  assert.equal(c.externalReferences, undefined, 'a javascript: product URL is not a website');
+  assert.deepEqual(c.supplier, { name: a.vendor }, 'an unparsable vendor URL is left out');
+  assert.ok(
+    c.properties!.some((p) => p.name === 'hyperward:appliance:cpe:low' && p.value === a.cpes[1]!.cpe),
+  );
+});
+
+test('SPDX: an appliance is an APPLICATION package with its CPE candidates as cpe23Type references', async () => {
+  const report = applianceReport();
+  const doc = JSON.parse((await loadWriter('spdx')).write(report)) as {
+    packages: Array<{
+      SPDXID: string;
+      name: string;
+      versionInfo?: string;
+      supplier?: string;
+      homepage?: string;
+      packageFileName?: string;
+      primaryPackagePurpose?: string;
+      comment?: string;
+      externalRefs?: Array<Record<string, string>>;
+    }>;
+    relationships: Array<{ spdxElementId: string; relationshipType: string; relatedSpdxElement: string }>;
+  };
+  const a = report.results[0]!.appliance!;
+  const top = doc.packages.find((p) => p.SPDXID === 'SPDXRef-Target-0')!;
+  assert.equal(top.name, a.product);
+  assert.equal(top.versionInfo, a.version);
+  assert.equal(top.primaryPackagePurpose, 'APPLICATION');
+  assert.equal(top.supplier, `Organization: ${a.vendor}`);
+  assert.equal(top.homepage, a.productUrl);
+  assert.equal(top.packageFileName, report.results[0]!.target);
+  assert.match(top.comment!, /OVA appliance .*manifest verified/);
+  assert.deepEqual(
+    top.externalRefs!.map((r) => [r.referenceCategory, r.referenceType, r.referenceLocator]),
+    a.cpes.map((c) => ['SECURITY', 'cpe23Type', c.cpe]),
+  );
+  assert.ok(
+    doc.relationships.some(
+      (r) => r.spdxElementId === 'SPDXRef-Target-0' && r.relatedSpdxElement === 'SPDXRef-OperatingSystem-0',
+    ),
+  );
+  assert.equal(doc.packages.filter((p) => p.primaryPackagePurpose === 'LIBRARY').length, 2);
+  // Hostile: no javascript: homepage.
+  const hostile = JSON.parse((await loadWriter('spdx')).write(applianceReport({ hostile: HOSTILE }))) as {
+    packages: Array<{ SPDXID: string; homepage?: string }>;
+  };
+  assert.equal(hostile.packages.find((p) => p.SPDXID === 'SPDXRef-Target-0')!.homepage, undefined);
+});
+
+test('table: an appliance shows its product, integrity, best CPE and disks briefly', async () => {
+  const text = (await loadWriter('table')).write(applianceReport());
+  const lines = text.split('\n');
+  assert.match(lines[0]!, /gateway\.ova \(OVA appliance; vmdk streamOptimized, 384 MiB, gpt\)$/);
+  const fact = (k: string) => lines.find((l) => l.startsWith(`${k}:`))?.replace(/^[^:]+:\s+/, '');
+  assert.equal(fact('Appliance'), 'Example Gateway 7.2.4 (Example Networks, Inc.)');
+  assert.equal(fact('Integrity'), 'manifest verified (SHA256); signed by CN=Example (self-signed)');
+  assert.equal(
+    fact('CPE'),
+    'cpe:2.3:a:example_networks:example_gateway:7.2.4:*:*:*:*:*:*:* (high confidence, 1 more candidate(s))',
+  );
+  assert.equal(fact('Disks'), 'disk1 (OS), data (unreadable)');
+  assert.equal(fact('OS'), 'Debian GNU/Linux 12 (bookworm)');
+  // Hostile text cannot reach the terminal as control characters.
+  const hostile = (await loadWriter('table')).write(applianceReport({ hostile: HOSTILE }));
+  const factLines = hostile.split('\n').filter((l) => /^(Appliance|Integrity|CPE|Disks):/.test(l));
+  assert.equal(factLines.length, 4);
+  // eslint-disable-next-line no-control-regex
+  for (const l of factLines) assert.doesNotMatch(l, /[\u0000-\u001f\u007f]/);
+});
+
+test('every format renders appliance reports, hostile ones too; JSON keeps the appliance as it is', async () => {
+  for (const report of [applianceReport(), applianceReport({ hostile: HOSTILE })]) {
+    for (const f of FORMATS) {
+      const text = (await loadWriter(f)).write(report);
+      assert.ok(text.endsWith('\n'), f);
+      if (['json', 'cyclonedx', 'spdx', 'sarif', 'ocsf'].includes(f)) JSON.parse(text);
+    }
+  }
+  const json = JSON.parse((await loadWriter('json')).write(applianceReport())) as ScanReport;
+  assert.deepEqual(json, applianceReport());
 });

@@ -12,7 +12,14 @@ import { isHyperwardError } from '../errors.js';
 import type { ScanResult } from '../model/report.js';
 import type { StalenessOptions } from '../inspect/staleness.js';
 import { newReadStats, type ReadStats } from '../source/file.js';
-import { inspectImage, judgeImage, type InspectedImage, type MountOptions } from './image.js';
+import {
+  imageComponents,
+  inspectImage,
+  judgeImage,
+  type InspectedImage,
+  type MountOptions,
+} from './image.js';
+import { applianceKind } from './appliance.js';
 import { imageFingerprint, type ScanCache } from './scan-cache.js';
 
 /** The mount options a worker can be sent (no callbacks, no shared counters). */
@@ -75,11 +82,18 @@ function imageKeyParts(
     const opts: Parameters<typeof openImage>[1] = { stats: tapped };
     if (mount.allowOutside !== undefined) opts.allowOutside = mount.allowOutside;
     const dev = openImage(path, opts);
+    let files: string[];
     try {
-      return { files: [...dev.info.files], digest: hash.digest('hex') };
+      files = [...dev.info.files];
     } finally {
       dev.close();
     }
+    // An unpacked OVF package: its descriptor opens as a raw file; the disks, manifest and certificate it names
+    // are files of the image too.
+    if (dev.info.format === 'raw' && applianceKind(path) === 'ovf') {
+      for (const f of imageComponents(path, opts)) if (!files.includes(f)) files.push(f);
+    }
+    return { files, digest: hash.digest('hex') };
   } catch (e) {
     if (isHyperwardError(e)) return undefined;
     throw e;

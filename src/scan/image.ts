@@ -20,6 +20,14 @@ import { inspectSystem } from '../inspect/system.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
 import type { FilesystemInfo, ImageInfo, PartitionInfo } from '../model/inventory.js';
 import type { ScanResult } from '../model/report.js';
+import {
+  applianceComponents,
+  applianceKind,
+  inspectAppliance,
+  judgeAppliance,
+  mountAppliance,
+  type ImageSteps,
+} from './appliance.js';
 import { Mounts } from './mounts.js';
 
 export interface MountOptions extends OpenImageOptions {
@@ -35,6 +43,10 @@ export interface MountOptions extends OpenImageOptions {
   baseline?: Manifest;
   /** Use only this partition (0 = the whole disk) as the root, as `--partition N`. */
   partition?: number;
+  /** For an appliance: trusted roots (PEM) for its signature's chain; default Node's bundled Mozilla store. */
+  trustedRoots?: readonly string[];
+  /** For `mountImage` of an appliance: the disk to mount (`ovf:diskId`); default the one holding the OS root. */
+  disk?: string;
 }
 
 /** One filesystem of an image: what it is and, when it could be read, a path view of it. */
@@ -89,10 +101,28 @@ function readFstab(vfs: Vfs): FstabEntry[] {
 
 /**
  * Opens an image and finds its filesystems and OS root without booting or mounting anything. Errors in one
- * filesystem are recorded on its volume and the rest goes on; errors opening the image itself throw.
+ * filesystem are recorded on its volume and the rest goes on; errors opening the image itself throw. An appliance
+ * (OVA archive, OVF descriptor; told by content) mounts one of its disks: `opts.disk`, else the one holding the OS
+ * root.
+ *
+ * @example
+ * const m = mountImage('vm.qcow2');
+ * try {
+ *   console.log(m.root?.tryReadFile('/etc/os-release')?.toString());
+ * } finally {
+ *   m.close();
+ * }
  */
 export function mountImage(path: string, opts: MountOptions = {}): MountedImage {
-  const dev = openImage(path, opts);
+  if (applianceKind(path, opts.stats) !== undefined) return mountAppliance(path, opts, mountDevice);
+  return mountDevice(openImage(path, opts), opts);
+}
+
+/**
+ * Finds the partitions, filesystems and OS root of an opened device — an image file, or a disk read in place inside
+ * an appliance archive. Takes ownership of `dev`: it is closed when this throws, and by the result's `close()`.
+ */
+export function mountDevice(dev: BlockDevice, opts: Pick<MountOptions, 'partition'> = {}): MountedImage {
   try {
     const table = readPartitions(dev);
     const partitions: PartitionInfo[] = table.partitions.map((p) => {
@@ -136,7 +166,7 @@ export function mountImage(path: string, opts: MountOptions = {}): MountedImage 
     volumes.push(...lvmVolumes(pvs));
     if (wanted !== undefined && volumes.length === 0) {
       const have = candidates.map((c) => c.index).join(', ') || 'none';
-      throw new HyperwardError('E_USAGE', `no partition ${wanted} (partitions: ${have})`, { file: path });
+      throw new HyperwardError('E_USAGE', `no partition ${wanted} (partitions: ${have})`, { file: dev.name });
     }
     const info: ImageInfo = {
       format: dev.info.format,
@@ -332,22 +362,51 @@ export interface InspectedImage {
 
 /**
  * Inspects one disk image: container, partitions, filesystems, OS, installed packages, and (when asked) file
- * integrity and a baseline. Never throws for a bad image: what could not be read is in `error` (the image as a
- * whole) or in findings (one part of it).
+ * integrity and a baseline. An appliance (OVA archive, OVF descriptor; told by content) is one result with its
+ * `appliance` facts and integrity findings, every disk scanned like an image (see scan/appliance.ts). Never throws
+ * for a bad image: what could not be read is in `error` (the image as a whole) or in findings (one part of it).
  */
 export function inspectImage(path: string, opts: MountOptions = {}): InspectedImage {
+  if (applianceKind(path, opts.stats) !== undefined) return inspectAppliance(path, opts, IMAGE_STEPS);
   const result: ScanResult = { target: path, kind: 'image', packages: [], findings: [] };
   const out: InspectedImage = { result };
-  let m: MountedImage;
+  let d: DeviceInspection;
   try {
-    m = mountImage(path, opts);
+    d = inspectDevice(openImage(path, opts), path, opts, out, true);
   } catch (e) {
     if (!isHyperwardError(e)) throw e;
     result.error = { code: e.code, message: e.message };
     return out;
   }
+  if (!d.root && d.readable) result.findings.push(noOsFinding(path));
+  return out;
+}
+
+/** What `inspectDevice` found on one disk. */
+export interface DeviceInspection {
+  info: ImageInfo;
+  /** It holds an OS root. */
+  root: boolean;
+  /** Some filesystem on it could be read. */
+  readable: boolean;
+}
+
+/**
+ * Mounts one opened disk (and closes it): the volumes that could not be read or are not inspected become findings
+ * on `target`; when `withRoot`, the disk's facts become the result's `image`, and its OS root, when it has one,
+ * is inventoried into `out` (OS, packages, staleness facts, `verifyFiles`, `baseline`). Throws what mounting throws.
+ */
+export function inspectDevice(
+  dev: BlockDevice,
+  target: string,
+  opts: MountOptions,
+  out: InspectedImage,
+  withRoot: boolean,
+): DeviceInspection {
+  const result = out.result;
+  const m = mountDevice(dev, opts);
   try {
-    result.image = m.info;
+    if (withRoot) result.image = m.info;
     for (const v of m.volumes) {
       const where =
         v.info.volume !== undefined
@@ -362,7 +421,7 @@ export function inspectImage(path: string, opts: MountOptions = {}): InspectedIm
             'medium',
             'Filesystem could not be read',
             `${where}: ${v.error.message}`,
-            path,
+            target,
             where,
           ),
         );
@@ -373,64 +432,68 @@ export function inspectImage(path: string, opts: MountOptions = {}): InspectedIm
             'info',
             'Filesystem present but not inspected',
             `${where}: ${v.info.note}`,
-            path,
+            target,
             where,
           ),
         );
       }
     }
-    if (m.root) {
-      try {
-        const { problems, ...inv } = inspectSystem(m.root);
-        Object.assign(result, inv);
-        // Staleness facts: the last package change and antivirus databases (judged by `judgeImage`).
-        out.staleness = { packages: readPackageActivity(m.root), clamav: readClamAv(m.root) };
-        if (opts.verifyFiles) {
-          const v = verifyPackagedFiles(
-            m.root,
-            opts.onVerifyProgress ? { onProgress: opts.onVerifyProgress } : {},
-          );
-          result.findings.push(...integrityFindings(v, path));
-        }
-        if (opts.baseline) {
-          const diff = compareToBaseline(opts.baseline, m.root);
-          result.findings.push(...baselineFindings(diff, path, opts.baseline));
-        }
-        problems.forEach((e) =>
-          result.findings.push(
-            finding(
-              'image.inspection-failed',
-              'medium',
-              'Part of a package database could not be read',
-              e.message,
-              path,
-              `${e.location.file ?? 'packages'}@${e.location.offset ?? e.location.layer ?? ''}`,
-            ),
-          ),
-        );
-      } catch (e) {
-        if (!isHyperwardError(e)) throw e;
-        result.findings.push(
-          finding('image.inspection-failed', 'medium', 'OS inspection failed', e.message, path, 'root'),
-        );
-      }
-    } else if (m.volumes.some((v) => v.vfs)) {
-      result.findings.push(
-        finding(
-          'image.no-os-found',
-          'info',
-          'No operating system found',
-          'no filesystem holds an OS root (no os-release, fstab or dpkg database)',
-          path,
-          'root',
-        ),
-      );
-    }
+    if (m.root && withRoot) inspectRoot(m.root, target, opts, out);
+    return { info: m.info, root: m.root !== undefined, readable: m.volumes.some((v) => v.vfs) };
   } finally {
     m.close();
   }
-  return out;
 }
+
+/** The OS inventory of a root into `out`: OS, packages, staleness facts, `verifyFiles`, `baseline`. */
+function inspectRoot(root: Mounts, target: string, opts: MountOptions, out: InspectedImage): void {
+  const result = out.result;
+  try {
+    const { problems, ...inv } = inspectSystem(root);
+    Object.assign(result, inv);
+    // Staleness facts: the last package change and antivirus databases (judged by `judgeImage`).
+    out.staleness = { packages: readPackageActivity(root), clamav: readClamAv(root) };
+    if (opts.verifyFiles) {
+      const v = verifyPackagedFiles(root, opts.onVerifyProgress ? { onProgress: opts.onVerifyProgress } : {});
+      result.findings.push(...integrityFindings(v, target));
+    }
+    if (opts.baseline) {
+      const diff = compareToBaseline(opts.baseline, root);
+      result.findings.push(...baselineFindings(diff, target, opts.baseline));
+    }
+    problems.forEach((e) =>
+      result.findings.push(
+        finding(
+          'image.inspection-failed',
+          'medium',
+          'Part of a package database could not be read',
+          e.message,
+          target,
+          `${e.location.file ?? 'packages'}@${e.location.offset ?? e.location.layer ?? ''}`,
+        ),
+      ),
+    );
+  } catch (e) {
+    if (!isHyperwardError(e)) throw e;
+    result.findings.push(
+      finding('image.inspection-failed', 'medium', 'OS inspection failed', e.message, target, 'root'),
+    );
+  }
+}
+
+function noOsFinding(target: string): Finding {
+  return finding(
+    'image.no-os-found',
+    'info',
+    'No operating system found',
+    'no filesystem holds an OS root (no os-release, fstab or dpkg database)',
+    target,
+    'root',
+  );
+}
+
+/** The image steps an appliance's disks go through (passed in, so scan/appliance.ts need not import this module). */
+const IMAGE_STEPS: ImageSteps = Object.freeze({ inspectDevice, noOsFinding });
 
 export interface JudgeOptions {
   /** The moment staleness is judged against. */
@@ -444,6 +507,7 @@ export interface JudgeOptions {
  */
 export function judgeImage(inspected: InspectedImage, opts: JudgeOptions): ScanResult {
   const { result, staleness } = inspected;
+  if (result.appliance) judgeAppliance(result, opts.now);
   if (staleness) {
     result.findings.push(
       ...stalenessFindings(
@@ -473,9 +537,11 @@ export function scanImage(path: string, opts: MountOptions = {}): ScanResult {
 
 /**
  * The files an image reads that are not images of their own: the extents of a VMDK descriptor (its backing chain
- * is left out: a backing file is an image, the template of its clones). Empty when the image does not open.
+ * is left out: a backing file is an image, the template of its clones); for an unpacked OVF package, the
+ * descriptor's disks, manifest and certificate. Empty when the image does not open.
  */
 export function imageComponents(path: string, opts: OpenImageOptions = {}): string[] {
+  if (applianceKind(path, opts.stats) === 'ovf') return applianceComponents(path, opts);
   let dev: BlockDevice;
   try {
     dev = openImage(path, opts);

@@ -12,10 +12,10 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { detectFormat } from '../disk/open.js';
 import { readPartitions } from '../disk/partition/index.js';
 import { RawDevice } from '../disk/raw.js';
-import { looksLikeTar } from '../disk/tar.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { probeContent } from '../fs/probe.js';
 import { FileSource } from '../source/file.js';
+import { applianceKind } from './appliance.js';
 
 /** Limits of a directory walk. */
 export interface DiscoverOptions {
@@ -43,8 +43,6 @@ export interface Discovery {
 /** What a file holds, judged by its first bytes. */
 export type FileKind = 'image' | 'appliance' | 'not-image';
 
-const OVF_HEAD = /<(?:[\w.-]+:)?Envelope\b[^>]*dmtf\.org\/ovf\/envelope/;
-
 /**
  * Tells a disk image (any container format, or a raw disk with a partition table or a filesystem), an appliance
  * package (OVA archive, OVF descriptor) and anything else apart, from the file's content.
@@ -54,10 +52,7 @@ export function classifyFile(path: string): FileKind {
   const src = new FileSource(path);
   try {
     if (src.size === 0) return 'not-image';
-    const head = src.read(0, Math.min(src.size, 4096), 'header');
-    if (looksLikeTar(head)) return 'appliance';
-    const text = head.toString('latin1');
-    if (/^\s*(?:<\?xml|<)/.test(text) && OVF_HEAD.test(text)) return 'appliance';
+    if (applianceKind(path) !== undefined) return 'appliance';
     if (detectFormat(src) !== 'raw') return 'image';
     if (src.size < 1024) return 'not-image';
     const dev = new RawDevice(src);
