@@ -17,7 +17,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadCatalogue } from '../src/checks/catalogue.js';
 import { BUILTIN_PROFILES } from '../src/checks/profile.js';
@@ -27,6 +26,19 @@ import { parseXml } from '../src/platform/xml.js';
 import { scanConfigFiles, type AssessOptions } from '../src/scan/assess.js';
 import { repoRoot } from '../test/fixtures/build.js';
 import { log, writeFileAtomic } from '../test/fixtures/tools.js';
+import {
+  benchCommand,
+  cell,
+  fmtS,
+  machineFacts,
+  measuredOn,
+  median,
+  npmVersion,
+  runMain,
+  updateDoc,
+  writeResults,
+  type MachineFacts,
+} from './common.js';
 import { prng, rngFrom, type Rng } from './rng.js';
 
 const WHO = 'bench:config';
@@ -423,32 +435,7 @@ function runCli(files: readonly string[]): {
 // ---------------------------------------------------------------------------------------------------------------
 // Reporting.
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function machineFacts(): Record<string, string | number> {
-  let xmlParser = 'unknown';
-  try {
-    const pkg = JSON.parse(
-      readFileSync(join(repoRoot(), 'node_modules', 'fast-xml-parser', 'package.json'), 'utf8'),
-    ) as { version?: string };
-    xmlParser = pkg.version ?? 'unknown';
-  } catch {
-    // reported as unknown
-  }
-  return {
-    date: new Date().toISOString(),
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    fastXmlParser: xmlParser,
-  };
-}
+type Facts = MachineFacts & { fastXmlParser: string };
 
 interface MethodSummary {
   id: string;
@@ -461,17 +448,12 @@ interface MethodSummary {
   note: string;
 }
 
-const fmtS = (s: number | undefined): string =>
-  s === undefined ? '—' : s < 10 ? s.toFixed(3) : s.toFixed(1);
-/** A note fit for one table cell. */
-const cell = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 160);
-
 function markdown(
   methods: MethodSummary[],
   ratios: { assess: number[]; build: number[] },
   corpus: Corpus,
   mix: CheckMix,
-  facts: Record<string, string | number>,
+  facts: Facts,
   o: Options,
   command: string,
 ): string {
@@ -480,8 +462,7 @@ function markdown(
   const a = byId('parse');
   const perFileA = a?.medianSeconds !== undefined ? a.medianSeconds / a.files : undefined;
   out.push(
-    `Measured ${facts['date']} on ${facts['nproc']} × ${facts['cpu']}, ${facts['memoryGiB']} GiB RAM, Linux ${facts['kernel']}, ` +
-      `Node ${facts['node']}, fast-xml-parser ${facts['fastXmlParser']}. (a)–(c) in one process, warm page cache (each ran ` +
+    `${measuredOn(facts)}, fast-xml-parser ${facts.fastXmlParser}. (a)–(c) in one process, warm page cache (each ran ` +
       `once untimed first), ${o.runs} timed runs each, round-robin with the order reversed every other round, a forced GC ` +
       `before each run; the CLI rows are child processes spawned in the same rounds.`,
   );
@@ -529,18 +510,6 @@ function markdown(
     out.push(`| ${id} | ${m['fail'] ?? 0} | ${m['pass'] ?? 0} | ${m['unknown'] ?? 0} |`);
   }
   return out.join('\n') + '\n';
-}
-
-/** The section of BENCHMARKS.md that `--update-doc` rewrites. */
-function updateDoc(section: string): void {
-  const start = '<!-- config-assess:start -->';
-  const end = '<!-- config-assess:end -->';
-  const path = join(repoRoot(), 'BENCHMARKS.md');
-  const text = readFileSync(path, 'utf8');
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md has no ${start} … ${end} section`);
-  writeFileAtomic(path, text.slice(0, a + start.length) + '\n' + section + text.slice(b));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -600,7 +569,7 @@ function cliMethod(files: readonly string[], runs: number, label: string, id: st
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const command = `npm run bench -- config-assess${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+  const command = benchCommand('config-assess', process.argv.slice(2));
   if ((globalThis as { gc?: unknown }).gc === undefined) {
     log(WHO, 'node runs without --expose-gc: no forced GC between runs (bench/run.sh passes it)');
   }
@@ -739,32 +708,20 @@ async function main(): Promise<void> {
     return s;
   });
 
-  const facts = machineFacts();
+  const facts: Facts = machineFacts({ fastXmlParser: npmVersion('fast-xml-parser') });
   const md = markdown(summaries, ratios, corpus, mix, facts, o, command);
-  const resultsDir = join(repoRoot(), 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = String(facts['date'])
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const json =
-    JSON.stringify(
-      {
-        benchmark: 'config-assess',
-        options: o,
-        command,
-        machine: facts,
-        corpus: { dir: corpus.dir, files: corpus.files.length, bytes: corpus.bytes, bases: corpus.bases },
-        methods: summaries,
-        ratios,
-        checkMix: mix,
-      },
-      null,
-      2,
-    ) + '\n';
-  writeFileSync(join(resultsDir, `config-assess-${stamp}.json`), json);
-  writeFileSync(join(resultsDir, 'config-assess-latest.json'), json);
-  writeFileSync(join(resultsDir, 'config-assess-latest.md'), md);
-  if (o.updateDoc) updateDoc(md);
+  const json = {
+    benchmark: 'config-assess',
+    options: o,
+    command,
+    machine: facts,
+    corpus: { dir: corpus.dir, files: corpus.files.length, bytes: corpus.bytes, bases: corpus.bases },
+    methods: summaries,
+    ratios,
+    checkMix: mix,
+  };
+  writeResults('config-assess', facts.date, json, md);
+  if (o.updateDoc) updateDoc('config-assess', md);
   process.stdout.write(md);
   const wrong = summaries.filter((s) => !s.correct);
   if (wrong.length > 0) {
@@ -773,7 +730,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`[${WHO}] failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
-});
+runMain(WHO, main);

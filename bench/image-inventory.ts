@@ -10,15 +10,43 @@
  * Usage: npm run bench [-- --runs N --raw-runs N --guestfs-runs N --no-guestfs --cold --images qcow2,vmdk
  *                          --update-doc]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, release, totalmem } from 'node:os';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../test/fixtures/build.js';
 import { parseOsRelease } from '../test/fixtures/rootfs.js';
-import { log, sha256File, writeFileAtomic } from '../test/fixtures/tools.js';
+import { log, sha256File } from '../test/fixtures/tools.js';
 import { buildBenchDisk, CAT_PATH, type BenchDisk, type BenchImage } from './bench-image.js';
+import {
+  benchCommand,
+  cell,
+  debVersion,
+  exec,
+  fmtMiB,
+  fmtS,
+  machineFacts,
+  measuredOn,
+  runMain,
+  timed,
+  toolVersion,
+  updateDoc,
+  writeResults,
+  type MachineFacts,
+} from './common.js';
+import {
+  countInstalled,
+  guestfsInventory,
+  hyperwardScan,
+  inventoryMatches,
+  PART_TYPES,
+  rawCopy,
+  rawPartitions,
+  runInterleaved,
+  type Method,
+  type Run,
+  type Summary,
+} from './image-methods.js';
 
 const WHO = 'bench';
 
@@ -61,101 +89,6 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** One timed execution of a method. */
-interface Run {
-  seconds: number;
-  packages?: number;
-  osId?: string;
-  osVersionId?: string;
-  bytesRead?: number;
-  reads?: number;
-  sha256?: string;
-  error?: string;
-}
-
-/** A way of answering one question about one image. */
-interface Method {
-  id: string;
-  label: string;
-  kind: 'inventory' | 'cat';
-  runs: number;
-  /** Runs it once; `verify` asks for the extra work that checks the answer (e.g. hashing the cat output). */
-  run: (verify: boolean) => Promise<Run> | Run;
-}
-
-function timed<T>(fn: () => T): { value: T; seconds: number } {
-  const t0 = performance.now();
-  const value = fn();
-  return { value, seconds: (performance.now() - t0) / 1000 };
-}
-
-/** spawnSync that throws with the tail of stderr on failure. */
-function exec(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; stdoutFd?: number; okCodes?: number[] } = {},
-): { stdout: string; stderr: string; status: number } {
-  const r = spawnSync(cmd, args, {
-    env: opts.env ?? process.env,
-    stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'],
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-  });
-  const status = r.status ?? -1;
-  if (r.error || !(opts.okCodes ?? [0]).includes(status)) {
-    const tail = (r.stderr ?? '')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !l.startsWith('at ') && !l.startsWith('['))
-      .slice(-3)
-      .join(' | ');
-    throw new Error(
-      `${cmd} ${args.join(' ')}: ${r.error?.message ?? `exit ${status}`}${tail ? `: ${tail}` : ''}`,
-    );
-  }
-  return { stdout: r.stdout ?? '', stderr: r.stderr ?? '', status };
-}
-
-function countInstalled(status: string): number {
-  let n = 0;
-  for (const stanza of status.split(/\n\n+/)) {
-    const m = /^Status:\s*(\S+)\s+(\S+)\s+(\S+)\s*$/m.exec(stanza);
-    if (/^Package:/m.test(stanza) && m?.[3] === 'installed') n++;
-  }
-  return n;
-}
-
-interface ScanJson {
-  results?: Array<{
-    os?: { id?: string; versionId?: string } | null;
-    packages?: unknown[];
-    error?: { message?: string } | null;
-  }>;
-}
-
-function hyperwardScan(img: string): Run {
-  const bin = join(repoRoot(), 'bin', 'hyperward.js');
-  const { value: r, seconds } = timed(() =>
-    exec('node', [bin, 'scan', 'image', img, '--format', 'json', '--stats'], { okCodes: [0, 1] }),
-  );
-  const report = JSON.parse(r.stdout) as ScanJson;
-  const res = report.results?.[0];
-  if (res === undefined) throw new Error('the report has no result');
-  if (res.error) throw new Error(`hyperward reported: ${res.error.message ?? 'an error'}`);
-  const statsLine = r.stderr
-    .trim()
-    .split('\n')
-    .reverse()
-    .find((l) => l.startsWith('{') && l.includes('bytesRead'));
-  const stats = statsLine ? (JSON.parse(statsLine) as { bytesRead?: number; reads?: number }) : {};
-  const run: Run = { seconds, packages: res.packages?.length ?? 0 };
-  if (res.os?.id !== undefined) run.osId = res.os.id;
-  if (res.os?.versionId !== undefined) run.osVersionId = res.os.versionId;
-  if (stats.bytesRead !== undefined) run.bytesRead = stats.bytesRead;
-  if (stats.reads !== undefined) run.reads = stats.reads;
-  return run;
-}
-
 /** Streams `image cat` into SHA-256 (the verifying run) — the timed runs send it to /dev/null instead. */
 function hyperwardCatHash(img: string, path: string): Promise<{ sha256: string; seconds: number }> {
   const bin = join(repoRoot(), 'bin', 'hyperward.js');
@@ -191,20 +124,12 @@ function hyperwardCat(img: string, path: string): Run {
   }
 }
 
-/** The raw copy a user without Hyperward makes: `qemu-img convert -O raw`, then find the Linux partition. */
-function rawCopy(img: string, tmpDir: string): { raw: string; offset: number } {
-  const raw = join(tmpDir, 'copy.raw');
-  rmSync(raw, { force: true });
-  exec('qemu-img', ['convert', '-O', 'raw', img, raw]);
-  const table = JSON.parse(exec('sfdisk', ['--json', raw]).stdout) as {
-    partitiontable: { sectorsize?: number; partitions?: Array<{ start: number; type: string }> };
-  };
-  const ss = table.partitiontable.sectorsize ?? 512;
-  const linux = (table.partitiontable.partitions ?? []).find((p) =>
-    ['0FC63DAF-8483-4772-8E79-3D69D8477DE4', '83'].includes(p.type.toUpperCase()),
-  );
+/** The raw copy a user without Hyperward makes (`qemu-img convert -O raw`), then find the Linux partition. */
+function rawCopyAndRoot(img: string, tmpDir: string): { raw: string; offset: number } {
+  const { raw } = rawCopy(img, tmpDir);
+  const linux = rawPartitions(raw).find((p) => (PART_TYPES.linux as readonly string[]).includes(p.type));
   if (linux === undefined) throw new Error('no Linux partition in the raw copy');
-  return { raw, offset: linux.start * ss };
+  return { raw, offset: linux.start };
 }
 
 /** `debugfs -R 'cat PATH'`, following a symlink the way a user would (debugfs's cat does not). */
@@ -221,7 +146,7 @@ function debugfsCat(target: string, path: string): string {
 
 function rawInventory(img: string, tmpDir: string): Run {
   const { value, seconds } = timed(() => {
-    const { raw, offset } = rawCopy(img, tmpDir);
+    const { raw, offset } = rawCopyAndRoot(img, tmpDir);
     const target = `${raw}?offset=${offset}`;
     const os = parseOsRelease(debugfsCat(target, '/etc/os-release'));
     const status = exec('debugfs', ['-R', 'cat /var/lib/dpkg/status', target]).stdout;
@@ -237,7 +162,7 @@ function rawInventory(img: string, tmpDir: string): Run {
 function rawCat(img: string, path: string, tmpDir: string, verify: boolean): Run {
   const out = join(tmpDir, 'dumped.bin');
   const { value, seconds } = timed(() => {
-    const { raw, offset } = rawCopy(img, tmpDir);
+    const { raw, offset } = rawCopyAndRoot(img, tmpDir);
     rmSync(out, { force: true });
     exec('debugfs', ['-R', `dump ${path} ${out}`, `${raw}?offset=${offset}`]);
     return raw;
@@ -249,101 +174,38 @@ function rawCat(img: string, path: string, tmpDir: string, verify: boolean): Run
   return run;
 }
 
-const GUESTFS_ENV = {
-  ...process.env,
-  LIBGUESTFS_BACKEND: 'direct',
-  LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg',
-};
+type Kind = 'inventory' | 'cat';
 
-function guestfsInventory(img: string): Run {
-  const { value: r, seconds } = timed(() =>
-    exec('virt-inspector', ['--no-icon', '-a', img], { env: GUESTFS_ENV }),
-  );
-  const xml = r.stdout;
-  const run: Run = { seconds, packages: (xml.match(/<application>/g) ?? []).length };
-  const distro = /<distro>([^<]*)<\/distro>/.exec(xml)?.[1];
-  const major = /<major_version>([^<]*)<\/major_version>/.exec(xml)?.[1];
-  if (distro !== undefined) run.osId = distro;
-  if (major !== undefined) run.osVersionId = major;
-  return run;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-/** Empties the page cache (root only) so a run starts cold; throws where the kernel refuses. */
-function dropCaches(): void {
-  exec('sync', []);
-  writeFileSync('/proc/sys/vm/drop_caches', '3');
-}
-
-interface Summary {
-  image: string;
-  format: string;
-  method: string;
-  label: string;
-  kind: 'inventory' | 'cat';
-  runs: Run[];
-  medianSeconds?: number;
-  minSeconds?: number;
-  packages?: number;
-  os?: string;
-  bytesRead?: number;
-  reads?: number;
-  /** The answer matched the oracle (package count, OS, cat SHA-256). */
-  correct: boolean;
-  error?: string;
-}
-
-function machineFacts(): Record<string, string | number> {
-  const first = (cmd: string, args: string[]): string => {
-    try {
-      return exec(cmd, args).stdout.split('\n')[0]!.trim();
-    } catch {
-      return 'unavailable';
-    }
-  };
-  return {
-    date: new Date().toISOString(),
-    nproc: Number(first('nproc', [])),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    freeMemoryGiB: Math.round((freemem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    qemuImg: first('qemu-img', ['--version']),
-    e2fsprogs: first('dpkg-query', ['-W', '-f', '${Version}', 'e2fsprogs']),
-    libguestfs: first('dpkg-query', ['-W', '-f', '${Version}', 'libguestfs-tools']),
-  };
-}
-
-const fmtS = (s: number | undefined): string =>
-  s === undefined ? '—' : s < 10 ? s.toFixed(3) : s.toFixed(1);
-const fmtMiB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 /** An error message fit for one table cell. */
-const cell = (s: string): string => `failed: ${s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 120)}`;
+const failed = (s: string): string => `failed: ${cell(s, 120)}`;
+
+type Facts = ReturnType<typeof benchFacts>;
+
+function benchFacts(): MachineFacts & Record<'qemuImg' | 'e2fsprogs' | 'libguestfs', string> {
+  return machineFacts({
+    qemuImg: toolVersion('qemu-img', ['--version']),
+    e2fsprogs: debVersion('e2fsprogs'),
+    libguestfs: debVersion('libguestfs-tools'),
+  });
+}
 
 function markdown(
-  summaries: Summary[],
+  summaries: Array<Summary<Kind>>,
   disk: BenchDisk,
-  facts: Record<string, string | number>,
+  facts: Facts,
   o: Options,
   command: string,
 ): string {
   const out: string[] = [];
-  const hw = (image: string, kind: string): Summary | undefined =>
+  const hw = (image: string, kind: string): Summary<Kind> | undefined =>
     summaries.find((s) => s.image === image && s.kind === kind && s.method.startsWith('hyperward'));
-  const ratio = (s: Summary): string => {
+  const ratio = (s: Summary<Kind>): string => {
     const h = hw(s.image, s.kind);
     if (s.method.startsWith('hyperward') || !h?.medianSeconds || !s.medianSeconds) return '—';
     return `${(s.medianSeconds / h.medianSeconds).toFixed(1)}×`;
   };
   out.push(
-    `Measured ${facts['date']} on ${facts['nproc']} × ${facts['cpu']}, ${facts['memoryGiB']} GiB RAM, Linux ${facts['kernel']}, ` +
-      `Node ${facts['node']}, ${facts['qemuImg']}, e2fsprogs ${facts['e2fsprogs']}, libguestfs ${facts['libguestfs']}. ` +
+    `${measuredOn(facts)}, ${facts.qemuImg}, e2fsprogs ${facts.e2fsprogs}, libguestfs ${facts.libguestfs}. ` +
       (o.cold
         ? 'Cold cache: the page cache was dropped (`echo 3 > /proc/sys/vm/drop_caches`) before every timed run.'
         : 'Warm cache: every method ran once untimed first, and the image files fit in RAM, so all timed runs read from the page cache.'),
@@ -365,7 +227,7 @@ function markdown(
         : '—';
     out.push(
       `| ${s.image} | ${s.label} | ${fmtS(s.medianSeconds)} | ${fmtS(s.minSeconds)} | ${s.runs.length} | ` +
-        `${s.error ? cell(s.error) : `${s.packages}${s.correct ? '' : ' (WRONG)'}`} | ${s.os ?? '—'} | ${bytes} | ${ratio(s)} |`,
+        `${s.error ? failed(s.error) : `${s.packages}${s.correct ? '' : ' (WRONG)'}`} | ${s.os ?? '—'} | ${bytes} | ${ratio(s)} |`,
     );
   }
   out.push('');
@@ -378,7 +240,7 @@ function markdown(
     const tp = s.medianSeconds ? `${(catSize / 2 ** 20 / s.medianSeconds).toFixed(0)} MiB/s` : '—';
     out.push(
       `| ${s.image} | ${s.label} | ${fmtS(s.medianSeconds)} | ${fmtS(s.minSeconds)} | ${s.runs.length} | ${tp} | ` +
-        `${s.error ? cell(s.error) : s.correct ? 'matches' : 'WRONG'} | ${ratio(s)} |`,
+        `${s.error ? failed(s.error) : s.correct ? 'matches' : 'WRONG'} | ${ratio(s)} |`,
     );
   }
   out.push('');
@@ -393,22 +255,9 @@ function markdown(
   return out.join('\n') + '\n';
 }
 
-/** The section of BENCHMARKS.md that `--update-doc` rewrites: one for warm runs, one for `--cold` runs. */
-function updateDoc(section: string, cold: boolean): void {
-  const name = cold ? 'image-inventory-cold' : 'image-inventory';
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const path = join(repoRoot(), 'BENCHMARKS.md');
-  const text = readFileSync(path, 'utf8');
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md has no ${start} … ${end} section`);
-  writeFileAtomic(path, text.slice(0, a + start.length) + '\n' + section + text.slice(b));
-}
-
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const command = benchCommand(undefined, process.argv.slice(2));
   const disk = await buildBenchDisk();
   const tmpDir = join(repoRoot(), '.cache', 'bench', 'tmp');
   rmSync(tmpDir, { recursive: true, force: true });
@@ -416,8 +265,8 @@ async function main(): Promise<void> {
   const images = disk.images.filter((i) => o.images.includes(i.format));
   const catSha = disk.files[CAT_PATH]?.sha256;
 
-  const methodsFor = (img: BenchImage): Method[] => {
-    const m: Method[] = [
+  const methodsFor = (img: BenchImage): Array<Method<Kind>> => {
+    const m: Array<Method<Kind>> = [
       {
         id: 'hyperward-scan',
         label: 'Hyperward `scan image`',
@@ -463,96 +312,22 @@ async function main(): Promise<void> {
     return m;
   };
 
-  const summaries: Summary[] = [];
+  const summaries: Array<Summary<Kind>> = [];
   for (const img of images) {
-    const methods = methodsFor(img);
-    const state = methods.map((m) => ({
-      m,
-      runs: [] as Run[],
-      error: undefined as string | undefined,
-      verified: undefined as Run | undefined,
-    }));
-    // Untimed first run of each method: warms the page cache alike for all, builds libguestfs's appliance,
-    // and checks the answer (the cat's hash is computed only here, so the timed runs do no extra work).
-    for (const s of state) {
-      log(WHO, `${img.name}: ${s.m.id} (warm-up and check)`);
-      try {
-        s.verified = await s.m.run(true);
-      } catch (e) {
-        s.error = (e as Error).message;
-        log(WHO, `${img.name}: ${s.m.id} failed: ${s.error}`);
-      }
-    }
-    const rounds = Math.max(...methods.map((m) => m.runs));
-    for (let r = 0; r < rounds; r++) {
-      for (const s of state) {
-        if (s.error !== undefined || r >= s.m.runs) continue;
-        try {
-          if (o.cold) dropCaches();
-          const run = await s.m.run(false);
-          // Flush what the run wrote (the raw copies) so its write-back does not land in the next run's time.
-          exec('sync', []);
-          s.runs.push(run);
-          log(WHO, `${img.name}: ${s.m.id} run ${r + 1}: ${run.seconds.toFixed(3)} s`);
-        } catch (e) {
-          s.error = (e as Error).message;
-          log(WHO, `${img.name}: ${s.m.id} failed: ${s.error}`);
-        }
-      }
-    }
-    for (const s of state) {
-      const times = s.runs.map((x) => x.seconds);
-      const v = s.verified;
-      const sum: Summary = {
-        image: img.name,
-        format: img.format,
-        method: s.m.id,
-        label: s.m.label,
-        kind: s.m.kind,
-        runs: s.runs,
-        correct: false,
-      };
-      if (times.length > 0) {
-        sum.medianSeconds = median(times);
-        sum.minSeconds = Math.min(...times);
-      }
-      if (s.error !== undefined) sum.error = s.error;
-      if (v !== undefined) {
-        if (v.packages !== undefined) sum.packages = v.packages;
-        if (v.osId !== undefined) sum.os = `${v.osId} ${v.osVersionId ?? ''}`.trim();
-        const last = s.runs[s.runs.length - 1] ?? v;
-        if (last.bytesRead !== undefined) sum.bytesRead = last.bytesRead;
-        if (last.reads !== undefined) sum.reads = last.reads;
-        sum.correct =
-          s.m.kind === 'inventory'
-            ? v.packages === disk.packageCount &&
-              (v.osId ?? '').toLowerCase() === disk.osId &&
-              (v.osVersionId ?? '') === disk.osVersionId
-            : v.sha256 === catSha;
-      }
-      summaries.push(sum);
-    }
+    summaries.push(
+      ...(await runInterleaved(WHO, img, methodsFor(img), {
+        cold: o.cold,
+        correct: (m, v) => (m.kind === 'inventory' ? inventoryMatches(v, disk) : v.sha256 === catSha),
+      })),
+    );
   }
   rmSync(tmpDir, { recursive: true, force: true });
 
-  const facts = machineFacts();
+  const facts = benchFacts();
   const md = markdown(summaries, disk, facts, o, command);
-  const resultsDir = join(repoRoot(), 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = String(facts['date'])
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const json =
-    JSON.stringify(
-      { benchmark: 'image-inventory', options: o, command, machine: facts, disk, summaries },
-      null,
-      2,
-    ) + '\n';
-  writeFileSync(join(resultsDir, `image-inventory-${stamp}.json`), json);
-  const latest = o.cold ? 'image-inventory-cold-latest' : 'image-inventory-latest';
-  writeFileSync(join(resultsDir, `${latest}.json`), json);
-  writeFileSync(join(resultsDir, `${latest}.md`), md);
-  if (o.updateDoc) updateDoc(md, o.cold);
+  const json = { benchmark: 'image-inventory', options: o, command, machine: facts, disk, summaries };
+  writeResults('image-inventory', facts.date, json, md, o.cold ? 'image-inventory-cold-latest' : undefined);
+  if (o.updateDoc) updateDoc(o.cold ? 'image-inventory-cold' : 'image-inventory', md);
   process.stdout.write(md);
   const wrong = summaries.filter((s) => !s.correct);
   if (wrong.length > 0) {
@@ -564,7 +339,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`[${WHO}] failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
-});
+runMain(WHO, main);
