@@ -125,8 +125,9 @@ export async function runScanImage(args: string[], o: ScanImageOpts): Promise<nu
   if (baseline) mount.baseline = baseline;
   if (o.verifyFiles) mount.verifyFiles = true;
   if (o.trustedRoots !== undefined) mount.trustedRoots = readCertificates(o.trustedRoots);
-  const { ScanCache } = await import('../scan/scan-cache.js');
-  const cache = openCache(o, ScanCache);
+  // The cache (and SQLite with it) is loaded only when it is used.
+  const cache =
+    o.cache === false ? undefined : openCache(o, (await import('../scan/scan-cache.js')).ScanCache);
   const progress = new Progress('scanning', targets.images.length, o.quiet);
   const batch: BatchOptions = {
     mount,

@@ -20,7 +20,7 @@ import {
   type MountOptions,
 } from './image.js';
 import { applianceKind } from './appliance.js';
-import { imageFingerprint, type ScanCache } from './scan-cache.js';
+import type { ScanCache } from './scan-cache.js';
 
 /** The mount options a worker can be sent (no callbacks, no shared counters). */
 export type BatchMountOptions = Omit<MountOptions, 'onVerifyProgress' | 'stats' | 'now'>;
@@ -138,7 +138,7 @@ export async function scanImageBatch(paths: readonly string[], o: BatchOptions =
       const parts = imageKeyParts(path, mount, stats);
       if (parts) {
         // Options that change what is found; the thresholds and the clock do not (judged after the cache).
-        const key = imageFingerprint(parts.files, parts.digest, { mount });
+        const key = o.cache.key(parts.files, parts.digest, { mount });
         keys[i] = key;
         const hit = o.cache.get(key) as InspectedImage | undefined;
         if (hit && typeof hit === 'object' && hit.result?.target !== undefined) {

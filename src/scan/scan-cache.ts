@@ -169,6 +169,11 @@ export class ScanCache {
     }
   }
 
+  /** The key of an image in this cache: `imageFingerprint`. */
+  key(files: readonly string[], metadataDigest: string, options: unknown): string {
+    return imageFingerprint(files, metadataDigest, options);
+  }
+
   /** The value stored under `key`, or undefined (a miss, or an entry that no longer decodes). */
   get(key: string): unknown {
     try {
