@@ -486,6 +486,24 @@ describe('the finding', () => {
     assert.equal(targeted[0]!.id, fingerprint('CVE-2023-5363', 'package', 'vm1.qcow2/libssl3:amd64'));
   });
 
+  it('finding ids are the fingerprint of model/finding.ts for any name, architecture and target (fast-check)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 24 });
+    fc.assert(
+      fc.property(text, text, fc.option(text), (name, arch, target) => {
+        const p = deb(name, '3.0.11-1~deb12u1', arch, 'openssl');
+        const r = matchInventory(
+          { os: DEBIAN_12, packages: [p] },
+          new MemoryAdvisoryIndex([rec]),
+          target === null ? {} : { target },
+        );
+        const resource = `${target === null ? '' : `${target}/`}${name}:${arch}`;
+        assert.equal(r.findings.length, 1);
+        assert.equal(r.findings[0]!.id, fingerprint('CVE-2023-5363', 'package', resource));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('references are capped', () => {
     const many = {
       ...rec,

@@ -26,24 +26,27 @@
  *   No fix anywhere and a "will not fix" from the distro: `wont-fix`. Withdrawn records are ignored.
  * - Severity: the distro's rating (records about that one CVE first, then advisories covering several; the
  *   highest within each), else CVSS (4.0 over 3.x over 2.0), else `medium` marked `none` (see `severity.ts`).
+ *
+ * What is read of an advisory is its `MatchFacts` (`facts.ts`): stored by the database at import time, derived
+ * from the record for an index without them. Findings are the same either way.
  */
-import { fingerprint, SEVERITIES } from '../model/finding.js';
+import { hash } from 'node:crypto';
+import { SEVERITIES } from '../model/finding.js';
 import type { CvssScore, Finding, Reference, VulnerabilityInfo } from '../model/finding.js';
 import type { Package, PackageEcosystem, SystemInventory } from '../model/inventory.js';
 import { packageUrl } from '../report/purl.js';
 import { scoreVector } from './cvss.js';
 import { distroKeysFor } from './ecosystem.js';
+import { isCve, matchFactsOf, MAX_REFERENCES, oneLine } from './facts.js';
 import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
 import { decideSeverity, distroRating, ratingSource, type SeverityDecision } from './severity.js';
-import type { AdvisoryIndex, AdvisoryRecord, AffectedPackage } from './types.js';
+import type { AdvisoryIndex, AffectedHit, AffectedPackage, DistroKey, MatchFacts } from './types.js';
 import { compareVersions } from './version/index.js';
+
+export { MAX_REFERENCES, vulnerabilityIds } from './facts.js';
 
 /** Notes beyond this many are counted, not kept. */
 export const MAX_NOTES = 200;
-/** References per finding. */
-export const MAX_REFERENCES = 20;
-const MAX_URL = 2048;
-const MAX_SUMMARY = 200;
 
 export interface MatchOptions {
   /**
@@ -59,14 +62,6 @@ export interface MatchResult {
   notes: string[];
 }
 
-/** What the matcher needs of one advisory, worked out once per call. */
-interface Facts {
-  adv: AdvisoryRecord;
-  vulnIds: string[];
-  /** Scored when the advisory first affects something. */
-  cvss: CvssScore[] | undefined;
-}
-
 /** One entry that says something about one installed (name, version). */
 interface Evaluated {
   entry: AffectedPackage;
@@ -75,7 +70,7 @@ interface Evaluated {
   /** Whose rating the entry carries (`ratingSource` of its distro). */
   source: string;
   /** Resolved when needed; null for a withdrawn or missing advisory. */
-  facts?: Facts | null;
+  facts?: MatchFacts | null;
 }
 
 /** Everything said about one installed (name, version). */
@@ -87,36 +82,25 @@ interface Evaluation {
   archRestricted: boolean;
 }
 
-const CVE = /^CVE-\d{4}-\d{4,}$/;
-const EMBEDDED_CVE = /^[A-Z][A-Z0-9]*-(CVE-\d{4}-\d{4,})$/;
-
-/** The CVE an id names: itself, or the one a feed's restatement embeds (`UBUNTU-CVE-2024-1` → `CVE-2024-1`). */
-function cveOf(id: string): string | undefined {
-  return CVE.test(id) ? id : EMBEDDED_CVE.exec(id)?.[1];
+/** One installed package as the matcher keys it, and what was found out about it in the first pass. */
+interface Item {
+  pkg: Package;
+  scheme: PackageEcosystem;
+  /** Source or binary name, as the distro keys its advisories. */
+  name: string;
+  version: string;
+  /** Undefined: the installed version is invalid, not matched. */
+  evaluation?: Evaluation;
+  /** Notes to give, in order, when the second pass reaches this package (as a one-pass matcher would). */
+  notes?: string[];
 }
 
 /**
- * The vulnerabilities one record is about (see the module comment): the record's own CVE; else the CVEs among its
- * `aliases` and `upstream` ids (a USN lists its `UBUNTU-CVE-…` records as upstream); else, for records written
- * before OSV had `upstream`, the CVEs among `related`; else the CVE its id embeds; else its own id.
+ * A package's fingerprint, the same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the
+ * one-shot `crypto.hash` (a hasher object per finding costs twice as much, and there are thousands of findings).
  */
-export function vulnerabilityIds(
-  adv: Pick<AdvisoryRecord, 'id' | 'aliases'> & Partial<Pick<AdvisoryRecord, 'upstream' | 'related'>>,
-): string[] {
-  if (CVE.test(adv.id)) return [adv.id];
-  const out: string[] = [];
-  const take = (ids: readonly string[] | undefined, embedded: boolean): void => {
-    for (const a of ids ?? []) {
-      const c = embedded ? cveOf(a) : CVE.test(a) ? a : undefined;
-      if (c !== undefined && !out.includes(c)) out.push(c);
-    }
-  };
-  take(adv.aliases, false);
-  take(adv.upstream, true);
-  if (out.length === 0) take(adv.related, false);
-  if (out.length > 0) return out;
-  const m = EMBEDDED_CVE.exec(adv.id);
-  return [m ? m[1]! : adv.id];
+function packageFingerprint(checkId: string, resource: string): string {
+  return hash('sha256', `${checkId}\0package\0${resource}`, 'hex').slice(0, 16);
 }
 
 /** One architecture spelling per architecture; `noarch` for architecture-independent packages. */
@@ -165,13 +149,13 @@ export function isModularRelease(evr: string): boolean {
   return /\.module[+_]/.test(evr.slice(hyphen + 1));
 }
 
-function oneLine(s: string, max: number): string {
-  const t = s.replace(/\s+/g, ' ').trim();
-  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
-
 /**
  * Matches every package of an inventory against the advisories of its OS release.
+ *
+ * Two passes: the first evaluates every installed (name, version) against the entries of its package, fetched for
+ * the whole inventory at once when the index can (`lookupMany`); the advisories that affect something are then
+ * fetched in one batch (`matchFacts`); the second pass merges and builds the findings, package by package, and
+ * gives the notes in the order a one-pass matcher would.
  *
  * @example
  * const { findings, notes } = matchInventory(inventory, new MemoryAdvisoryIndex(advisories), { target: 'vm.qcow2' });
@@ -207,62 +191,45 @@ export function matchInventory(
     }
     return { findings, notes };
   }
+  const sources = keys.map(ratingSource);
 
-  // Per-call caches: an advisory is examined once, a vector scored once, an installed version checked once, and a
-  // (name, version) evaluated once however many binary packages share that source.
-  const factsCache = new Map<string, Facts | null>();
-  const vectorCache = new Map<string, CvssScore | null>();
+  // Per-call caches: an installed version checked once, a (name, version) evaluated once however many binary
+  // packages share that source, an advisory's facts resolved once.
   const evalCache = new Map<string, Evaluation>();
   const validCache = new Map<string, boolean>();
+  const factsCache = new Map<string, MatchFacts | null>();
 
-  const factsOf = (key: string): Facts | undefined => {
-    const cached = factsCache.get(key);
-    if (cached !== undefined) return cached ?? undefined;
-    const adv = index.advisory(key);
-    const facts = adv && !adv.withdrawn ? { adv, vulnIds: vulnerabilityIds(adv), cvss: undefined } : null;
-    factsCache.set(key, facts);
-    return facts ?? undefined;
-  };
-
-  const cvssOf = (facts: Facts): CvssScore[] => {
-    if (facts.cvss) return facts.cvss;
-    const cvss: CvssScore[] = [];
-    for (const s of facts.adv.severity) {
-      let score = vectorCache.get(s.vector);
-      if (score === undefined) {
-        score = scoreVector(s.vector) ?? null;
-        vectorCache.set(s.vector, score);
-        if (score === null) {
-          note(`${facts.adv.id}: invalid CVSS vector '${oneLine(String(s.vector), 120)}' skipped`);
-        }
-      }
-      if (score && !cvss.some((c) => c.vector === score!.vector)) cvss.push(score);
-    }
-    facts.cvss = cvss;
-    return cvss;
-  };
+  // First pass: every package keyed, its version checked, and the entries of its name fetched and evaluated.
+  const items: Item[] = [];
+  for (const pkg of inv.packages) {
+    const scheme = pkg.ecosystem;
+    const name = bySource ? pkg.sourceName || pkg.name : pkg.name;
+    const version = bySource ? pkg.sourceVersion || pkg.version : pkg.version;
+    items.push({ pkg, scheme, name, version });
+  }
+  const bulk = bulkHits(index, keys, items);
 
   // Problems with a record are reported with the record's id; the advisory is fetched only when there is one.
   let currentKey = '';
   let currentEntry: AffectedPackage | undefined;
+  let pending: string[] | undefined;
   const report = (problem: string): void => {
     if (!currentEntry) return;
     const id = index.advisory(currentKey)?.id ?? currentKey;
-    note(`${id} (${currentEntry.ecosystem} ${currentEntry.package}): ${problem}`);
+    (pending ??= []).push(`${id} (${currentEntry.ecosystem} ${currentEntry.package}): ${problem}`);
   };
 
-  // Each (name, version) is evaluated once, however many binary packages share that source. Entries that say
-  // nothing about the version are dropped at once; advisories are fetched only for what is left, and only when
-  // some entry affects the version.
+  // Entries that say nothing about the version are dropped at once.
   const NONE: Evaluation = { list: [], anyAffected: false, archRestricted: false };
   const evaluate = (scheme: PackageEcosystem, name: string, version: string): Evaluation => {
     const ck = `${scheme}\0${name}\0${version}`;
     const cached = evalCache.get(ck);
     if (cached) return cached;
     let ev = NONE;
-    for (const key of keys) {
-      const source = ratingSource(key);
-      for (const hit of index.lookup(key, name)) {
+    for (let k = 0; k < keys.length; k++) {
+      const source = sources[k]!;
+      const hits = bulk ? (bulk[k]!.get(name) ?? NO_HITS) : index.lookup(keys[k]!, name);
+      for (const hit of hits) {
         const entry = hit.affected;
         // The index answers for this (distro, name); an entry of another version scheme cannot be compared.
         if (entry.scheme !== scheme) continue;
@@ -281,47 +248,89 @@ export function matchInventory(
     return ev;
   };
 
-  const factsFor = (e: Evaluated): Facts | undefined => {
+  // The advisories the second pass may need: those of entries that say "affected", and those that say "fixed"
+  // where some entry of the same package knows no fix (a fixed record beats an unfixed one).
+  const wanted = new Set<string>();
+  for (const item of items) {
+    let valid = validCache.get(`${item.scheme}\0${item.version}`);
+    if (valid === undefined) {
+      valid = isValidVersion(item.scheme, item.version);
+      validCache.set(`${item.scheme}\0${item.version}`, valid);
+    }
+    if (!valid) {
+      item.notes = [
+        `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
+      ];
+      continue;
+    }
+    const seen = evalCache.size;
+    pending = undefined;
+    const ev = evaluate(item.scheme, item.name, item.version);
+    if (pending !== undefined && evalCache.size > seen) item.notes = pending;
+    item.evaluation = ev;
+    if (!ev.anyAffected || evalCache.size === seen) continue;
+    let unfixed = false;
+    for (const e of ev.list) {
+      if (e.outcome.state !== 'affected') continue;
+      wanted.add(e.advisoryKey);
+      if (e.outcome.fixed === undefined) unfixed = true;
+    }
+    if (unfixed) for (const e of ev.list) if (e.outcome.state === 'fixed') wanted.add(e.advisoryKey);
+  }
+
+  // The facts of those advisories: one batch from an index that stores them, else derived from each record.
+  const score = memoScore();
+  const stored = index.matchFacts && wanted.size > 0 ? index.matchFacts([...wanted]) : undefined;
+  const factsOf = (key: string): MatchFacts | undefined => {
+    let facts = factsCache.get(key);
+    if (facts === undefined) {
+      if (stored) facts = stored.get(key) ?? null;
+      else {
+        const adv = index.advisory(key);
+        facts = adv ? matchFactsOf(adv, score) : null;
+      }
+      if (facts?.withdrawn) facts = null;
+      factsCache.set(key, facts);
+    }
+    return facts ?? undefined;
+  };
+  const factsFor = (e: Evaluated): MatchFacts | undefined => {
     if (e.facts === undefined) e.facts = factsOf(e.advisoryKey) ?? null;
     return e.facts ?? undefined;
   };
+  // A vector that does not score is reported once per call, with the first record that has it.
+  const badNoted = new Set<string>();
+  const cvssOf = (facts: MatchFacts): CvssScore[] => {
+    for (const v of facts.badVectors) {
+      if (badNoted.has(v)) continue;
+      badNoted.add(v);
+      note(`${facts.id}: invalid CVSS vector '${oneLine(String(v), 120)}' skipped`);
+    }
+    return facts.cvss;
+  };
 
-  // Merged vulnerabilities per (name, version, architecture class when it matters, modularity): shared by every
-  // binary package of one source, so the merging is done once.
+  // Second pass. Merged vulnerabilities per (name, version, architecture class when it matters, modularity):
+  // shared by every binary package of one source, so the merging is done once.
   const mergedCache = new Map<string, Merged[]>();
   const seen = new Set<string>();
-  for (const pkg of inv.packages) {
-    const scheme = pkg.ecosystem;
-    const name = bySource ? pkg.sourceName || pkg.name : pkg.name;
-    const version = bySource ? pkg.sourceVersion || pkg.version : pkg.version;
-    let valid = validCache.get(`${scheme}\0${version}`);
-    if (valid === undefined) {
-      valid = isValidVersion(scheme, version);
-      validCache.set(`${scheme}\0${version}`, valid);
-    }
-    if (!valid) {
-      note(
-        `${oneLine(String(pkg.name), 80)}: installed version '${oneLine(String(version), 80)}' is not a valid ${scheme} version; not matched`,
-      );
-      continue;
-    }
-    const evaluation = evaluate(scheme, name, version);
-    if (!evaluation.anyAffected) continue;
+  const prefix = opts.target !== undefined ? `${opts.target}/` : '';
+  for (const item of items) {
+    if (item.notes) for (const n of item.notes) note(n);
+    const evaluation = item.evaluation;
+    if (!evaluation?.anyAffected) continue;
+    const { pkg, scheme, name, version } = item;
 
     const arch = normalizeArch(typeof pkg.arch === 'string' ? pkg.arch : '');
     const modular = scheme === 'rpm' && isModularRelease(pkg.version);
     const mk = `${scheme}\0${name}\0${version}\0${evaluation.archRestricted ? arch : '*'}\0${modular ? 1 : 0}`;
     let merged = mergedCache.get(mk);
     if (!merged) {
-      const applies = (e: Evaluated): boolean =>
-        archFits(e.entry.arches, arch) && (scheme !== 'rpm' || Boolean(e.entry.module) === modular);
-      // Only vulnerabilities some applicable entry says are present need merging.
       // Only vulnerabilities some applicable entry says are present need merging; entries that say the version is
       // fixed matter only for those without any fix on offer (a fixed record beats an unfixed one).
       const groups = new Map<string, Evaluated[]>();
       let unfixed = false;
       for (const e of evaluation.list) {
-        if (e.outcome.state !== 'affected' || !applies(e)) continue;
+        if (e.outcome.state !== 'affected' || !applies(e, scheme, arch, modular)) continue;
         const facts = factsFor(e);
         if (!facts) continue;
         if (e.outcome.fixed === undefined) unfixed = true;
@@ -333,7 +342,7 @@ export function matchInventory(
       }
       if (unfixed) {
         for (const e of evaluation.list) {
-          if (e.outcome.state !== 'fixed' || !applies(e)) continue;
+          if (e.outcome.state !== 'fixed' || !applies(e, scheme, arch, modular)) continue;
           const facts = factsFor(e);
           if (facts) for (const id of facts.vulnIds) groups.get(id)?.push(e);
         }
@@ -353,8 +362,9 @@ export function matchInventory(
     } catch {
       purl = '';
     }
+    const per = perPackage(pkg, name, version, purl, prefix);
     for (const m of merged) {
-      const f = buildFinding(m, pkg, name, version, purl, opts);
+      const f = buildFinding(m, per);
       if (!seen.has(f.id)) {
         seen.add(f.id);
         findings.push(f);
@@ -363,6 +373,50 @@ export function matchInventory(
   }
   if (dropped > 0) notes.push(`… and ${dropped} more notes`);
   return { findings, notes };
+}
+
+const NO_HITS: readonly AffectedHit[] = Object.freeze([]);
+
+/** Whether an entry applies to a package of (normalised) architecture `arch` and modularity `modular`. */
+function applies(e: Evaluated, scheme: PackageEcosystem, arch: string, modular: boolean): boolean {
+  return archFits(e.entry.arches, arch) && (scheme !== 'rpm' || Boolean(e.entry.module) === modular);
+}
+
+/** A distro rating as a candidate for a finding's severity (see `mergeGroup`), or nothing for a blank one. */
+function pushRating(
+  out: Array<{ tier: number; rank: number; source: string; rating: string }>,
+  rating: string | undefined,
+  tier: number,
+  source: string,
+): void {
+  if (typeof rating !== 'string' || rating.trim() === '') return;
+  const sev = distroRating(rating);
+  const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
+  out.push({ tier, rank, source, rating });
+}
+
+/**
+ * The hits of every package name for each distro key, from `lookupMany` when the index has it (one query per
+ * key), else undefined (the matcher then asks `lookup` name by name).
+ */
+function bulkHits(
+  index: AdvisoryIndex,
+  keys: readonly DistroKey[],
+  items: readonly Item[],
+): Array<Map<string, AffectedHit[]>> | undefined {
+  if (!index.lookupMany) return undefined;
+  const names = [...new Set(items.map((i) => i.name))];
+  return keys.map((k) => index.lookupMany!(k, names));
+}
+
+/** `scoreVector` memoised for one call. */
+function memoScore(): (vector: string) => CvssScore | undefined {
+  const cache = new Map<string, CvssScore | null>();
+  return (vector) => {
+    let s = cache.get(vector);
+    if (s === undefined) cache.set(vector, (s = scoreVector(vector) ?? null));
+    return s ?? undefined;
+  };
 }
 
 /** The highest of some versions of one scheme. */
@@ -404,7 +458,7 @@ function mergeGroup(
   vulnId: string,
   group: readonly Evaluated[],
   scheme: PackageEcosystem,
-  cvssOf: (facts: Facts) => CvssScore[],
+  cvssOf: (facts: MatchFacts) => CvssScore[],
 ): Merged | undefined {
   const affected = group.filter((e) => e.outcome.state === 'affected');
   if (affected.length === 0) return undefined;
@@ -416,29 +470,22 @@ function mergeGroup(
     fixedVersion !== undefined ? 'fixed' : affected.some((e) => e.entry.wontFix) ? 'wont-fix' : 'not-fixed';
 
   // Records in order of first appearance; one advisory per (record, ecosystem).
-  const records: AdvisoryRecord[] = [];
+  const records: MatchFacts[] = [];
   const advisories: VulnerabilityInfo['advisories'] = [];
   const cvss: CvssScore[] = [];
   for (const e of affected) {
-    const adv = e.facts!.adv;
+    const adv = e.facts!;
     if (!records.includes(adv)) records.push(adv);
     if (!advisories.some((a) => a.id === adv.id && a.ecosystem === e.entry.ecosystem)) {
       advisories.push({ id: adv.id, origin: adv.origin, ecosystem: e.entry.ecosystem });
     }
-    for (const c of cvssOf(e.facts!)) if (!cvss.some((x) => x.vector === c.vector)) cvss.push(c);
+    for (const c of cvssOf(adv)) if (!cvss.some((x) => x.vector === c.vector)) cvss.push(c);
   }
 
   // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
   const aliases: string[] = [];
-  const addAlias = (id: unknown): void => {
-    if (typeof id !== 'string' || id === vulnId || CVE.test(id) || aliases.includes(id)) return;
-    aliases.push(id);
-  };
   for (const adv of records) {
-    addAlias(adv.id);
-    for (const a of adv.aliases) addAlias(a);
-    for (const u of adv.upstream) addAlias(u);
-    for (const r of adv.related) addAlias(r);
+    for (const id of adv.aliasIds) if (id !== vulnId && !aliases.includes(id)) aliases.push(id);
   }
 
   // Distro ratings: single-vulnerability records before multi-CVE advisories, per-package before per-record,
@@ -446,14 +493,8 @@ function mergeGroup(
   const candidates: Array<{ tier: number; rank: number; source: string; rating: string }> = [];
   for (const e of affected) {
     const single = e.facts!.vulnIds.length === 1 ? 0 : 2;
-    const push = (rating: string | undefined, tier: number): void => {
-      if (typeof rating !== 'string' || rating.trim() === '') return;
-      const sev = distroRating(rating);
-      const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
-      candidates.push({ tier, rank, source: e.source, rating });
-    };
-    push(e.entry.distroSeverity, single);
-    push(e.facts!.adv.distroSeverity, single + 1);
+    pushRating(candidates, e.entry.distroSeverity, single, e.source);
+    pushRating(candidates, e.facts!.distroSeverity, single + 1, e.source);
   }
   candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
   const decision = decideSeverity(candidates, cvss);
@@ -469,7 +510,7 @@ function mergeGroup(
   }
 
   const ids = advisories.map((a) => a.id).filter((id, i, all) => id !== vulnId && all.indexOf(id) === i);
-  const summary = records.find((r) => typeof r.summary === 'string' && r.summary.trim() !== '')?.summary;
+  const summary = records.find((r) => r.summary !== undefined)?.summary;
   return {
     vulnId,
     fixedVersion,
@@ -483,19 +524,47 @@ function mergeGroup(
     modified,
     references: referencesFor(vulnId, records),
     idsText: ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '',
-    summaryText: summary ? `: ${oneLine(summary, MAX_SUMMARY)}` : '',
+    summaryText: summary ? `: ${summary}` : '',
   };
 }
 
-/** The finding for one merged vulnerability of one package. Arrays are copied: findings share nothing. */
-function buildFinding(
-  m: Merged,
+/** What every finding of one installed package shares, worked out once per package. */
+interface PerPackage {
+  pkg: Package;
+  matchedName: string;
+  installed: string;
+  purl: string;
+  /** `TARGET/name:arch`: the resource part of the fingerprint. */
+  resourceKey: string;
+  /** `name version`, ` (source name version)` when they differ. */
+  head: string;
+  sourceText: string;
+  resourceId: string;
+}
+
+function perPackage(
   pkg: Package,
   matchedName: string,
   installed: string,
   purl: string,
-  opts: MatchOptions,
-): Finding {
+  prefix: string,
+): PerPackage {
+  return {
+    pkg,
+    matchedName,
+    installed,
+    purl,
+    resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
+    head: `${pkg.name} ${pkg.version}`,
+    sourceText:
+      matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '',
+    resourceId: `${pkg.name}@${pkg.version}`,
+  };
+}
+
+/** The finding for one merged vulnerability of one package. Arrays are copied: findings share nothing. */
+function buildFinding(m: Merged, p: PerPackage): Finding {
+  const pkg = p.pkg;
   const info: VulnerabilityInfo = {
     id: m.vulnId,
     aliases: m.aliases.slice(),
@@ -507,10 +576,10 @@ function buildFinding(
       ecosystem: pkg.ecosystem,
       sourceName: pkg.sourceName,
       sourceVersion: pkg.sourceVersion,
-      purl,
+      purl: p.purl,
     },
-    matchedName,
-    installedVersion: installed,
+    matchedName: p.matchedName,
+    installedVersion: p.installed,
     fixState: m.fixState,
     cvss: m.cvss.map((c) => ({ ...c })),
     severitySource: m.decision.source,
@@ -520,27 +589,20 @@ function buildFinding(
   if (m.published) info.published = m.published;
   if (m.modified) info.modified = m.modified;
 
-  const source =
-    matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '';
   const outcome =
     m.fixState === 'fixed'
       ? `. Fixed in ${m.fixedVersion}.`
       : m.fixState === 'wont-fix'
         ? '. No fix yet: the distribution does not plan to fix it.'
         : '. No fix yet.';
-  const resourceKey = `${pkg.name}:${pkg.arch}`;
   const finding: Finding = {
-    id: fingerprint(
-      m.vulnId,
-      'package',
-      opts.target !== undefined ? `${opts.target}/${resourceKey}` : resourceKey,
-    ),
+    id: packageFingerprint(m.vulnId, p.resourceKey),
     checkId: m.vulnId,
     severity: m.decision.severity,
     status: 'fail',
-    title: `${m.vulnId} in ${pkg.name} ${pkg.version}`,
-    message: `${pkg.name} ${pkg.version}${source} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${outcome}`,
-    resource: { type: 'package', id: `${pkg.name}@${pkg.version}` },
+    title: `${m.vulnId} in ${p.head}`,
+    message: `${p.head}${p.sourceText} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${outcome}`,
+    resource: { type: 'package', id: p.resourceId },
     evidence: { file: pkg.source, key: pkg.name, value: pkg.version },
     references: m.references.map((r) => ({ ...r })),
     vulnerability: info,
@@ -550,12 +612,10 @@ function buildFinding(
 }
 
 /** The finding's references: the CVE, each matched advisory, then the records' links; deduplicated and capped. */
-function referencesFor(vulnId: string, records: readonly AdvisoryRecord[]): Reference[] {
+function referencesFor(vulnId: string, records: readonly MatchFacts[]): Reference[] {
   const out: Reference[] = [];
   const urls = new Set<string>();
-  const usable = (u: unknown): u is string =>
-    typeof u === 'string' && u.length <= MAX_URL && /^https?:\/\//i.test(u);
-  if (CVE.test(vulnId)) {
+  if (isCve(vulnId)) {
     const url = `https://nvd.nist.gov/vuln/detail/${vulnId}`;
     out.push({ type: 'cve', id: vulnId, url });
     urls.add(url);
@@ -564,19 +624,18 @@ function referencesFor(vulnId: string, records: readonly AdvisoryRecord[]): Refe
     if (out.length >= MAX_REFERENCES) break;
     if (adv.id === vulnId || out.some((r) => r.type === 'advisory' && r.id === adv.id)) continue;
     const ref: Reference = { type: 'advisory', id: adv.id };
-    const url = adv.references.find((r) => r.type === 'ADVISORY' && usable(r.url))?.url;
-    if (url !== undefined) {
-      ref.url = url;
-      urls.add(url);
+    if (adv.advisoryUrl !== undefined) {
+      ref.url = adv.advisoryUrl;
+      urls.add(adv.advisoryUrl);
     }
     out.push(ref);
   }
   for (const adv of records) {
-    for (const r of adv.references) {
+    for (const url of adv.urls) {
       if (out.length >= MAX_REFERENCES) return out;
-      if (!usable(r.url) || urls.has(r.url)) continue;
-      urls.add(r.url);
-      out.push({ type: 'url', id: r.url, url: r.url });
+      if (urls.has(url)) continue;
+      urls.add(url);
+      out.push({ type: 'url', id: url, url });
     }
   }
   return out;

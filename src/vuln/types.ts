@@ -5,10 +5,11 @@
  * `ALSA-2024:1234`, `RLSA-2024:1234`, `SUSE-SU-2024:1234-1`, `DEBIAN-CVE-2024-1234`...), one CVE of the Debian
  * security tracker, or one CVE of one Alpine secdb file.
  */
+import type { CvssScore } from '../model/finding.js';
 import type { PackageEcosystem } from '../model/inventory.js';
 
-/** The feed a record came from. */
-export type AdvisoryOrigin = 'osv' | 'debian-tracker' | 'alpine-secdb';
+/** The feed a record came from (`nvd`: NVD CVE records, matched by CPE, stored apart: see `cpe-match.ts`). */
+export type AdvisoryOrigin = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'nvd';
 
 /** One event of an OSV `ECOSYSTEM` range, in the order the record gives them. */
 export type RangeEvent = { introduced: string } | { fixed: string } | { last_affected: string };
@@ -122,10 +123,52 @@ export interface AdvisoryIndex {
    * implementation, so asking again for the same key is cheap.
    */
   advisory(key: string): AdvisoryRecord | undefined;
+  /**
+   * Optional bulk form of `lookup`: the hits of many packages of one distro release at once, by package name
+   * (names without hits may be absent). Each list in the same order `lookup` gives. An index backed by a database
+   * answers this in one query; the matcher falls back to `lookup` per name without it.
+   */
+  lookupMany?(distro: DistroKey, packages: readonly string[]): Map<string, AffectedHit[]>;
+  /**
+   * Optional: the matcher's facts (`matchFactsOf`) of many advisories at once, by key (unknown keys absent). The
+   * database stores them at import time; without this method the matcher derives them from `advisory`.
+   */
+  matchFacts?(keys: readonly string[]): Map<string, MatchFacts>;
 }
 
 /** One affected entry with the key of the advisory it belongs to. */
 export interface AffectedHit {
   advisoryKey: string;
   affected: AffectedPackage;
+}
+
+/** What the matcher needs of one advisory, derived from the record by `matchFactsOf` (`facts.ts`). */
+export interface MatchFacts {
+  /** The advisory's storage key. */
+  key: string;
+  id: string;
+  origin: AdvisoryOrigin;
+  /** Withdrawn records say nothing. */
+  withdrawn: boolean;
+  /** The vulnerabilities the record is about (`vulnerabilityIds`). */
+  vulnIds: string[];
+  /** The record's valid CVSS vectors, scored, one per (normalised) vector, in the record's order. */
+  cvss: CvssScore[];
+  /** Vectors that do not score, as written: each is reported once per match. */
+  badVectors: string[];
+  /** The record's own rating (per-record). */
+  distroSeverity?: string;
+  /**
+   * Ids that may become aliases of a finding, in order: the record's id, aliases, upstream and related ids; CVE
+   * ids left out (a CVE is an alias only of itself) and each id once.
+   */
+  aliasIds: string[];
+  published?: string;
+  modified: string;
+  /** The summary on one line, capped at `MAX_SUMMARY`; absent when the record has none (or only white space). */
+  summary?: string;
+  /** The first usable `ADVISORY` link. */
+  advisoryUrl?: string;
+  /** The usable links (http or https, at most `MAX_URL` long), each once, in order; at most `MAX_FACT_URLS`. */
+  urls: string[];
 }

@@ -1,15 +1,29 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { isHyperwardError } from '../../errors.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { parseOsvRecord } from '../import/osv.js';
 import { importAdvisories } from '../import/run.js';
+import type { OsInfo, Package, SystemInventory } from '../../model/inventory.js';
+import { FACTS_VERSION, matchFactsOf } from '../facts.js';
+import { matchInventory } from '../match.js';
+import { MemoryAdvisoryIndex } from '../memory-index.js';
+import type { Advisory, AffectedPackage, RangeEvent } from '../types.js';
 import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
+
+const DEBIAN_12: OsInfo = {
+  id: 'debian',
+  idLike: [],
+  versionId: '12',
+  family: 'debian',
+  source: '/etc/os-release',
+};
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const UBUNTU = join(REPO, 'fixtures', 'advisories', 'osv', 'ubuntu');
@@ -98,7 +112,7 @@ test('import of real records: stored as parsed, looked up by distro and package,
       const info = db.info();
       assert.equal(info.schemaVersion, SCHEMA_VERSION);
       assert.equal(info.advisories, 3);
-      assert.deepEqual(info.counts, { osv: 3, 'debian-tracker': 0, 'alpine-secdb': 0 });
+      assert.deepEqual(info.counts, { osv: 3, 'debian-tracker': 0, 'alpine-secdb': 0, nvd: 0 });
       assert.equal(info.lastImport, now.toISOString());
       assert.deepEqual(info.sources, [
         { path: FIXTURES, kind: 'osv', importedAt: now.toISOString(), records: 3 },
@@ -106,6 +120,9 @@ test('import of real records: stored as parsed, looked up by distro and package,
       assert.equal(info.distros[0]?.distro, 'ubuntu:22.04');
       assert.equal(info.distros[0]?.advisories, 3);
       assert.equal(info.affectedRows, threeEntries());
+      const raw = new Database(path, { readonly: true });
+      assert.equal(raw.pragma('page_size', { simple: true }), 16_384, 'a package is a run of 16 KiB pages');
+      raw.close();
     } finally {
       db.close();
     }
@@ -353,6 +370,218 @@ test('a copy of the database can be moved to another machine: one self-contained
     const db = AdvisoryDb.open(join(dir, 'copy.db'), { readonly: true });
     assert.equal(db.info().advisories, 3);
     db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('a database of schema 1 (older Hyperward) is refused with a request to import again, and left as it was', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'v1.db');
+    const v1 = new Database(path);
+    v1.exec(
+      'CREATE TABLE advisories (rid INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, id TEXT NOT NULL, ' +
+        'origin TEXT NOT NULL, modified TEXT NOT NULL, withdrawn TEXT, hash TEXT NOT NULL, body TEXT NOT NULL) STRICT;' +
+        'CREATE TABLE affected (advisory INTEGER NOT NULL, distro TEXT NOT NULL, package TEXT NOT NULL, ' +
+        'entry TEXT NOT NULL) STRICT;',
+    );
+    v1.pragma('application_id = 1213677892');
+    v1.pragma('user_version = 1');
+    v1.close();
+    for (const ro of [true, false]) {
+      assert.throws(
+        () => AdvisoryDb.open(path, { readonly: ro }),
+        (e: unknown) =>
+          isHyperwardError(e) &&
+          e.code === 'E_IO' &&
+          /older Hyperward/.test(e.message) &&
+          /hyperward db import/.test(e.message) &&
+          e.message.includes(path),
+      );
+    }
+    const after = new Database(path, { readonly: true });
+    assert.equal(after.pragma('user_version', { simple: true }), 1);
+    after.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('lookupMany and matchFacts answer as lookup and matchFactsOf(advisory) do, in one query each', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    await importAdvisories(path, [threeRecords(dir)]);
+    const db = AdvisoryDb.open(path, { readonly: true });
+    try {
+      const names = ['sudo', 'glibc', 'nothing', 'sudo', 'bad\uD800name'];
+      const many = db.lookupMany('ubuntu:22.04', names);
+      assert.deepEqual([...many.keys()].sort(), ['glibc', 'sudo']);
+      for (const n of names) assert.deepEqual(many.get(n) ?? [], db.lookup('ubuntu:22.04', n));
+      assert.equal(db.lookupMany('debian:12', names).size, 0);
+      const keys = [...new Set([...many.values()].flat().map((h) => h.advisoryKey))];
+      assert.equal(keys.length, 3);
+      const facts = db.matchFacts([...keys, 'osv:nothing', keys[0]!]);
+      assert.deepEqual([...facts.keys()].sort(), [...keys].sort());
+      for (const k of keys) assert.deepEqual(facts.get(k), matchFactsOf(db.advisory(k)!));
+      // A fresh connection, without the facts lookupMany keeps: read from the file.
+      const fresh = AdvisoryDb.open(path, { readonly: true });
+      try {
+        assert.deepEqual(fresh.matchFacts([...keys, 'osv:nothing']), facts);
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      db.close();
+    }
+  } finally {
+    cleanup();
+  }
+});
+
+test('facts of another FACTS_VERSION are derived again: by a reader from the record, by the next import in place', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = threeRecords(dir);
+    await importAdvisories(path, [feed]);
+    const raw = new Database(path);
+    raw.prepare("UPDATE meta SET value = '0' WHERE name = 'facts_version'").run();
+    raw.prepare(`UPDATE affected SET facts = '{"stale":true}'`).run();
+    raw.close();
+    const check = (): void => {
+      const db = AdvisoryDb.open(path, { readonly: true });
+      try {
+        const keys = ['osv:USN-5811-1', 'osv:USN-6409-1', 'osv:UBUNTU-CVE-2023-22809'];
+        const facts = db.matchFacts(keys);
+        for (const k of keys) assert.deepEqual(facts.get(k), matchFactsOf(db.advisory(k)!));
+      } finally {
+        db.close();
+      }
+    };
+    check();
+    const again = await importAdvisories(path, [feed]);
+    assert.equal(again.unchanged, 3);
+    const raw2 = new Database(path, { readonly: true });
+    assert.equal(
+      raw2.prepare("SELECT value FROM meta WHERE name = 'facts_version'").pluck().get(),
+      String(FACTS_VERSION),
+    );
+    assert.equal(raw2.prepare("SELECT count(*) FROM affected WHERE facts LIKE '%stale%'").pluck().get(), 0);
+    raw2.close();
+    check();
+  } finally {
+    cleanup();
+  }
+});
+
+test('matching through the database gives exactly what matching in memory gives (fast-check)', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const version = fc.oneof(
+      fc.constantFrom('1.0-1', '1:1.0-1', '1.0-1+deb12u1', '1.0~rc1-1', '2.0-1', '0.9-3', '1.0-1~deb12u1'),
+      fc.constantFrom('not a version', ''),
+    );
+    const event = fc.oneof(
+      fc.constant({ introduced: '0' }),
+      version.map((v) => ({ introduced: v })),
+      version.map((v) => ({ fixed: v })),
+      version.map((v) => ({ last_affected: v })),
+    );
+    const vector = fc.constantFrom(
+      'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
+      'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N',
+      'AV:N/AC:L/Au:N/C:P/I:P/A:P',
+      'CVSS:3.1/AV:X',
+    );
+    const name = fc.constantFrom('openssl', 'glibc', 'sudo');
+    const rec = fc.record({
+      id: fc.constantFrom('DSA-1-1', 'DLA-2-1', 'DEBIAN-CVE-2024-0001', 'CVE-2024-0002', 'USN-3-1'),
+      aliases: fc.array(fc.constantFrom('CVE-2024-0001', 'CVE-2024-0003', 'GHSA-1'), { maxLength: 3 }),
+      summary: fc.option(fc.constantFrom('a problem', '  ', 'x'.repeat(300))),
+      withdrawn: fc.boolean(),
+      severity: fc.array(vector, { maxLength: 3 }),
+      distroSeverity: fc.option(fc.constantFrom('high', 'unimportant', 'x')),
+      refs: fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 30 }),
+      affected: fc.array(
+        fc.record({
+          name,
+          ranges: fc.array(fc.array(event, { maxLength: 4 }), { maxLength: 2 }),
+          versions: fc.array(version, { maxLength: 2 }),
+          arches: fc.option(fc.array(fc.constantFrom('amd64', 'arm64'), { maxLength: 2 })),
+          urgency: fc.option(fc.constantFrom('low', 'medium', 'not yet assigned')),
+          wontFix: fc.boolean(),
+        }),
+        { minLength: 1, maxLength: 3 },
+      ),
+    });
+    const pkg = fc.tuple(name, version, fc.constantFrom('amd64', 'arm64', 'all'), fc.constantFrom('', 'lib'));
+    let run = 0;
+    fc.assert(
+      fc.property(fc.array(rec, { maxLength: 8 }), fc.array(pkg, { maxLength: 6 }), (recs, pkgs) => {
+        const advs: Advisory[] = recs.map((r, i) => {
+          const a: Advisory = {
+            key: `osv:${r.id}#${i}`,
+            id: r.id,
+            origin: 'osv',
+            aliases: r.aliases,
+            upstream: [],
+            related: [],
+            modified: `2024-01-${String(1 + (i % 28)).padStart(2, '0')}T00:00:00Z`,
+            severity: r.severity.map((v) => ({ type: 'CVSS_V3' as const, vector: v })),
+            references: r.refs.map((n) => ({
+              type: n % 7 === 0 ? 'ADVISORY' : 'WEB',
+              url: `https://example.org/${n}`,
+            })),
+            affected: r.affected.map((e) => {
+              const p: AffectedPackage = {
+                ecosystem: 'Debian:12',
+                distro: 'debian:12',
+                scheme: 'deb',
+                package: e.name,
+                ranges: e.ranges as RangeEvent[][],
+                versions: e.versions,
+              };
+              if (e.arches !== null) p.arches = e.arches;
+              if (e.urgency !== null) p.distroSeverity = e.urgency;
+              if (e.wontFix) p.wontFix = true;
+              return p;
+            }),
+          };
+          if (r.summary !== null) a.summary = r.summary;
+          if (r.withdrawn) a.withdrawn = '2024-02-01T00:00:00Z';
+          if (r.distroSeverity !== null) a.distroSeverity = r.distroSeverity;
+          return a;
+        });
+        const packages: Package[] = pkgs.map(([n, v, arch, prefix]) => ({
+          ecosystem: 'deb',
+          name: `${prefix}${n}`,
+          version: v,
+          arch,
+          sourceName: n,
+          sourceVersion: v,
+          source: '/var/lib/dpkg/status',
+        }));
+        const inv: SystemInventory = { os: DEBIAN_12, packages };
+        const path = join(dir, `p${run++}.db`);
+        const w = AdvisoryDb.open(path);
+        const tx = w.beginImport('2024-03-01T00:00:00Z');
+        for (const a of advs) tx.put(a);
+        tx.commit();
+        w.close();
+        const db = AdvisoryDb.open(path, { readonly: true });
+        try {
+          const fromDb = matchInventory(inv, db, { target: 't' });
+          const inMemory = matchInventory(inv, new MemoryAdvisoryIndex(advs), { target: 't' });
+          assert.deepEqual(fromDb, inMemory);
+        } finally {
+          db.close();
+          for (const f of dbFiles(path)) rmSync(f);
+        }
+      }),
+      { numRuns: 150 },
+    );
   } finally {
     cleanup();
   }

@@ -4,15 +4,35 @@
  * Layout (schema version `SCHEMA_VERSION`, kept in `PRAGMA user_version`; `PRAGMA application_id` marks the file
  * as Hyperward's):
  * - `advisories`: one row per advisory — `rid` (stable integer id), `key` (unique), `id`, `origin`, `modified`,
- *   `withdrawn`, a content `hash`, and `body`, the JSON of the remaining fields;
- * - `affected`: one row per affected entry — the advisory's `rid`, `distro`, `package` and `entry`, the JSON of
- *   the rest of the `AffectedPackage`; indexed on (distro, package) for `lookup`, and on the advisory for updates;
- * - `sources`: what each import read (path, kind, time, records); `meta`: the time of the last import and the
- *   counts `info` reports, computed once per import.
+ *   `withdrawn` and a content `hash`: what an import compares;
+ * - `bodies`: the JSON of the remaining fields of each advisory (details, references...), by `rid`: read only to
+ *   give a whole record back (`advisory`, `record`), never while matching;
+ * - `affected`: one row per affected entry, clustered by (`distro`, `package`) — a WITHOUT ROWID table whose key
+ *   is (distro, package, advisory rid, position in the record), so all entries of one package sit together and
+ *   come in the order their advisories were first stored. Each row carries the advisory's `key`, `entry` (the
+ *   JSON of the rest of the `AffectedPackage`) and `facts`: the JSON of what matching needs of the advisory
+ *   (`MatchFacts` without the key — vulnerability ids, CVSS vectors already scored, alias ids, one-line summary,
+ *   links), derived at import time by `matchFactsOf`. The facts are repeated on each entry of an advisory (a
+ *   third more file) so that matching reads a package's rows as one run of pages, with no JOIN and no lookup
+ *   elsewhere in the file: on a fresh connection those random reads were most of the time. Indexed on the
+ *   advisory for updates;
+ * - `cve_records` and `cpe_affected`: NVD CVE records (`import/nvd.ts`), matched by CPE rather than by package —
+ *   one row per record (`key` `nvd:CVE-…`, `modified`, content `hash`, and `body`, the JSON of the `CveRecord`
+ *   without its matches), and one row per vulnerable `cpeMatch` entry keyed by (vendor, product) for
+ *   `cpeLookup`;
+ * - `sources`: what each import read (path, kind, time, records); `meta`: the time of the last import, the counts
+ *   `info` reports (computed once per import) and `facts_version`, the `FACTS_VERSION` the facts were derived
+ *   with (an import by a newer derivation re-derives every row; a reader of other facts derives them itself).
+ *
+ * Matching an inventory costs one query per distro release: every affected row of all its package names at once
+ * (`lookupMany`, which keeps the facts it read for `matchFacts`).
  *
  * An import runs as one write transaction (`beginImport` … `commit`) in WAL mode: a process killed midway leaves
  * uncommitted frames in the WAL that SQLite discards on the next open, so the previous contents stay intact, and
  * scans can read the old contents while an import runs.
+ *
+ * Schema history: 1 (advisory bodies and facts in one column, affected rows in insertion order, matched through a
+ * JOIN) is refused with a request to import again: its rows cannot be matched without the facts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -21,6 +41,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { HyperwardError } from '../../errors.js';
 import { Lru } from '../../lru.js';
+import { scoreVector } from '../cvss.js';
+import { MAX_ENTRIES_PER_PRODUCT, type CpeIndex, type CpeMatchEntry, type CveRecord } from '../cpe-match.js';
+import { FACTS_VERSION, matchFactsOf } from '../facts.js';
+import type { CvssScore } from '../../model/finding.js';
 import type {
   Advisory,
   AdvisoryRecord,
@@ -29,14 +53,15 @@ import type {
   AffectedHit,
   AffectedPackage,
   DistroKey,
+  MatchFacts,
 } from '../types.js';
 
 /** The schema this code writes and reads. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 /** `PRAGMA application_id` of a Hyperward advisory database: "HWAD". */
 export const APPLICATION_ID = 0x48574144;
 
-const ORIGINS: readonly AdvisoryOrigin[] = ['osv', 'debian-tracker', 'alpine-secdb'];
+const ORIGINS: readonly AdvisoryOrigin[] = ['osv', 'debian-tracker', 'alpine-secdb', 'nvd'];
 
 const SCHEMA = `
 CREATE TABLE advisories (
@@ -46,17 +71,39 @@ CREATE TABLE advisories (
   origin TEXT NOT NULL,
   modified TEXT NOT NULL,
   withdrawn TEXT,
-  hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+) STRICT;
+CREATE TABLE bodies (
+  rid INTEGER PRIMARY KEY REFERENCES advisories(rid),
   body TEXT NOT NULL
 ) STRICT;
 CREATE TABLE affected (
-  advisory INTEGER NOT NULL REFERENCES advisories(rid),
   distro TEXT NOT NULL,
   package TEXT NOT NULL,
-  entry TEXT NOT NULL
-) STRICT;
-CREATE INDEX affected_by_package ON affected(distro, package);
+  advisory INTEGER NOT NULL REFERENCES advisories(rid),
+  seq INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  entry TEXT NOT NULL,
+  facts TEXT NOT NULL,
+  PRIMARY KEY (distro, package, advisory, seq)
+) STRICT, WITHOUT ROWID;
 CREATE INDEX affected_by_advisory ON affected(advisory);
+CREATE TABLE cve_records (
+  rid INTEGER PRIMARY KEY,
+  key TEXT NOT NULL UNIQUE,
+  modified TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  body TEXT NOT NULL
+) STRICT;
+CREATE TABLE cpe_affected (
+  vendor TEXT NOT NULL,
+  product TEXT NOT NULL,
+  record INTEGER NOT NULL REFERENCES cve_records(rid),
+  seq INTEGER NOT NULL,
+  entry TEXT NOT NULL,
+  PRIMARY KEY (vendor, product, record, seq)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX cpe_affected_by_record ON cpe_affected(record);
 CREATE TABLE sources (
   path TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -66,6 +113,18 @@ CREATE TABLE sources (
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT, WITHOUT ROWID;
 `;
+
+/** Package names per `lookupMany` query (bounds the JSON list bound to it). */
+const LOOKUP_BATCH = 4096;
+/** Advisory keys per `matchFacts` query. */
+const FACTS_BATCH = 4096;
+/** Facts `lookupMany` keeps for `matchFacts`. */
+const MAX_FACTS_MEMO = 262_144;
+/**
+ * Page size of a new database: matching reads each package's rows as one run of pages, and on a fresh connection
+ * every page is one read from the file; 16 KiB pages make a quarter of the reads of SQLite's default 4 KiB.
+ */
+const PAGE_SIZE = 16_384;
 
 /** What `AdvisoryDb.info` reports. */
 export interface AdvisoryDbInfo {
@@ -95,6 +154,8 @@ export interface ImportTransaction {
    * than the stored one → updated (its affected rows replaced); older → unchanged (the newer one is kept).
    */
   put(adv: Advisory): PutOutcome;
+  /** Stores one NVD CVE record, by the same rules as `put`. */
+  putCve(rec: CveRecord): PutOutcome;
   /** Records that `records` advisories of `kind` were read from `path`. */
   source(path: string, kind: AdvisoryOrigin, records: number): void;
   /** Commits everything, stamping `importedAt` as the time of the last import. */
@@ -108,6 +169,10 @@ interface Existing {
   hash: string;
   modified: string;
 }
+
+const ADVISORY_SQL =
+  'SELECT a.rid AS rid, a.key AS key, a.id AS id, a.origin AS origin, a.modified AS modified, ' +
+  'a.withdrawn AS withdrawn, b.body AS body FROM advisories a JOIN bodies b ON b.rid = a.rid WHERE a.key = ?';
 
 interface AdvisoryRow {
   rid: number;
@@ -260,6 +325,61 @@ function affectedOf(distro: string, pkg: string, entry: string): AffectedPackage
   return out;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether `s` is well-formed UTF-16 (no lone surrogate), so it survives JSON and UTF-8 unchanged. */
+function wellFormed(s: string): boolean {
+  return !LONE_SURROGATE.test(s);
+}
+
+/** The stored JSON of an advisory's facts: everything but the key, which is the row's. */
+function factsJson(f: MatchFacts): string {
+  const { key: _key, ...rest } = f;
+  return JSON.stringify(rest);
+}
+
+/** The facts stored for `key`. */
+function factsFrom(key: string, json: string): MatchFacts {
+  const f = JSON.parse(json) as MatchFacts;
+  f.key = key;
+  return f;
+}
+
+/** `scoreVector` memoised for one import or one re-derivation: feeds repeat the same vectors. */
+function vectorScorer(): (vector: string) => CvssScore | undefined {
+  const cache = new Map<string, CvssScore | null>();
+  return (vector) => {
+    let s = cache.get(vector);
+    if (s === undefined) {
+      s = scoreVector(vector) ?? null;
+      if (cache.size < 65_536) cache.set(vector, s);
+    }
+    return s ?? undefined;
+  };
+}
+
+/**
+ * Re-derives every advisory's facts from its stored record when they were derived by another `FACTS_VERSION`
+ * (an import by a newer Hyperward into an older file): inside the import's transaction, once.
+ */
+function rederiveFacts(db: Database.Database, score: (vector: string) => CvssScore | undefined): void {
+  const stored = db.prepare<[], string>("SELECT value FROM meta WHERE name = 'facts_version'").pluck().get();
+  // Unset: every row was stored by this transaction (the first import of the file), with the current facts.
+  if (stored === undefined || stored === String(FACTS_VERSION)) return;
+  const set = db.prepare<[string, number]>('UPDATE affected SET facts = ? WHERE advisory = ?');
+  const page = db.prepare<[number], AdvisoryRow>(
+    'SELECT a.rid AS rid, a.key AS key, a.id AS id, a.origin AS origin, a.modified AS modified, ' +
+      'a.withdrawn AS withdrawn, b.body AS body FROM advisories a JOIN bodies b ON b.rid = a.rid ' +
+      'WHERE a.rid > ? ORDER BY a.rid LIMIT 1000',
+  );
+  for (let after = 0; ;) {
+    const rows = page.all(after);
+    if (rows.length === 0) return;
+    for (const row of rows) set.run(factsJson(matchFactsOf(recordOf(row), score)), row.rid);
+    after = rows[rows.length - 1]!.rid;
+  }
+}
+
 /** The counts of `AdvisoryDbInfo`, kept in `meta` under `stats` by each import. */
 type Stats = Pick<AdvisoryDbInfo, 'advisories' | 'counts' | 'withdrawn' | 'affectedRows' | 'distros'>;
 
@@ -279,6 +399,9 @@ function computeStats(db: Database.Database): Stats {
     if ((ORIGINS as readonly string[]).includes(r.origin)) stats.counts[r.origin as AdvisoryOrigin] = r.n;
     stats.advisories += r.n;
   }
+  const cves = db.prepare<[], number>('SELECT count(*) FROM cve_records').pluck().get()!;
+  stats.counts.nvd = cves;
+  stats.advisories += cves;
   stats.withdrawn = db
     .prepare<[], number>('SELECT count(*) FROM advisories WHERE withdrawn IS NOT NULL')
     .pluck()
@@ -302,10 +425,20 @@ function computeStats(db: Database.Database): Stats {
  * for (const hit of db.lookup('debian:12', 'openssl')) console.log(hit.advisoryKey, hit.affected.ranges);
  * db.close();
  */
-export class AdvisoryDb implements AdvisoryIndex {
+export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   private readonly cache = new Lru<string, AdvisoryRecord | null>(16_384);
   private lookupStmt: Database.Statement<[string, string], { key: string; entry: string }> | undefined;
+  private lookupManyStmt: Database.Statement<[string, string], [string, string, string, string]> | undefined;
+  /**
+   * The facts (JSON) of the advisories the last `lookupMany` returned, for `matchFacts` (a plain map: it is
+   * filled for thousands of rows per scan, and emptied by the next call or past `MAX_FACTS_MEMO` entries).
+   */
+  private readonly factsMemo = new Map<string, string>();
+  private factsStmt: Database.Statement<[string], [string, string | null]> | undefined;
   private advisoryStmt: Database.Statement<[string], AdvisoryRow> | undefined;
+  private cpeStmt: Database.Statement<[string, string, number], [number, string, string, string]> | undefined;
+  /** `facts_version` of the file, read once. */
+  private factsVersion: number | undefined;
 
   private constructor(
     /** The database file, as given. */
@@ -368,6 +501,12 @@ export class AdvisoryDb implements AdvisoryIndex {
           `database schema ${version} is newer than this Hyperward reads (${SCHEMA_VERSION}): upgrade Hyperward, or import into another file with --db`,
           where,
         );
+      } else if (version >= 1 && version < SCHEMA_VERSION) {
+        throw new HyperwardError(
+          'E_IO',
+          `database schema ${version} was written by an older Hyperward (this one reads ${SCHEMA_VERSION}): delete the file and run \`hyperward db import\` again, or import into another file with --db`,
+          where,
+        );
       } else if (version !== SCHEMA_VERSION) {
         throw new HyperwardError(
           'E_IO',
@@ -379,9 +518,9 @@ export class AdvisoryDb implements AdvisoryIndex {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
       } else {
-        // Matching reads pages all over the file: map it rather than copy each page through read(), and keep
-        // more of it in SQLite's own cache.
-        db.pragma('mmap_size = 1073741824');
+        // Matching reads a run of pages per package (see the layout above): plain reads cost less than mapping the
+        // file, whose unmapping on close alone took longer than the reads. Keep more in SQLite's own cache.
+        db.pragma('mmap_size = 0');
         db.pragma('cache_size = -65536');
       }
       return new AdvisoryDb(path, db, ro);
@@ -392,6 +531,8 @@ export class AdvisoryDb implements AdvisoryIndex {
   }
 
   private static create(db: Database.Database, path: string): void {
+    // Takes effect only while the file is empty, so before the transaction that writes the schema.
+    db.pragma(`page_size = ${PAGE_SIZE}`);
     db.exec('BEGIN IMMEDIATE');
     try {
       // Another process may have created it between our check and the lock.
@@ -412,8 +553,7 @@ export class AdvisoryDb implements AdvisoryIndex {
   lookup(distro: DistroKey, pkg: string): AffectedHit[] {
     try {
       this.lookupStmt ??= this.db.prepare<[string, string], { key: string; entry: string }>(
-        'SELECT a.key AS key, f.entry AS entry FROM affected f JOIN advisories a ON a.rid = f.advisory ' +
-          'WHERE f.distro = ? AND f.package = ? ORDER BY f.rowid',
+        'SELECT key, entry FROM affected WHERE distro = ? AND package = ? ORDER BY advisory, seq',
       );
       return this.lookupStmt
         .all(distro, pkg)
@@ -423,15 +563,131 @@ export class AdvisoryDb implements AdvisoryIndex {
     }
   }
 
+  /**
+   * `lookup` for many packages of one distribution release, in one query per `LOOKUP_BATCH` names: the rows of each
+   * package are contiguous in the table. Names without hits are absent from the map. The facts read with the rows
+   * are kept (LRU) for `matchFacts`.
+   */
+  lookupMany(distro: DistroKey, packages: readonly string[]): Map<string, AffectedHit[]> {
+    const out = new Map<string, AffectedHit[]>();
+    const names = [...new Set(packages)];
+    const memo = this.factsMemo;
+    memo.clear();
+    try {
+      this.lookupManyStmt ??= this.db
+        .prepare<[string, string], [string, string, string, string]>(
+          'SELECT package, key, entry, facts FROM affected WHERE distro = ? AND package IN ' +
+            '(SELECT value FROM json_each(?)) ORDER BY package, advisory, seq',
+        )
+        .raw();
+      for (let i = 0; i < names.length; i += LOOKUP_BATCH) {
+        const batch = names.slice(i, i + LOOKUP_BATCH);
+        // A name that is not well-formed UTF-16 cannot travel through JSON to SQLite unchanged: ask for it alone.
+        const plain = batch.filter((n) => wellFormed(n));
+        for (const n of batch) if (!wellFormed(n)) out.set(n, this.lookup(distro, n));
+        let list: AffectedHit[] | undefined;
+        let current = '';
+        for (const [pkg, key, entry, facts] of this.lookupManyStmt.iterate(distro, JSON.stringify(plain))) {
+          if (memo.size < MAX_FACTS_MEMO) memo.set(key, facts);
+          if (list === undefined || pkg !== current) {
+            current = pkg;
+            list = [];
+            out.set(pkg, list);
+          }
+          list.push({ advisoryKey: key, affected: affectedOf(distro, pkg, entry) });
+        }
+      }
+    } catch (e) {
+      throw dbError(this.path, e, `looking up ${names.length} packages of ${distro}`);
+    }
+    for (const [name, list] of out) if (list.length === 0) out.delete(name);
+    return out;
+  }
+
+  /**
+   * The matcher's facts of many advisories by key (unknown keys absent): those `lookupMany` read lately, the others
+   * in one query per `FACTS_BATCH` keys; derived from the stored record when the database holds facts of another
+   * `FACTS_VERSION` (or, for an advisory without affected entries, none).
+   */
+  matchFacts(keys: readonly string[]): Map<string, MatchFacts> {
+    const out = new Map<string, MatchFacts>();
+    const wanted = [...new Set(keys)];
+    try {
+      this.factsVersion ??= Number(
+        this.db.prepare<[], string>("SELECT value FROM meta WHERE name = 'facts_version'").pluck().get() ??
+          FACTS_VERSION,
+      );
+      let score: ((vector: string) => CvssScore | undefined) | undefined;
+      const derive = (k: string): void => {
+        const adv = this.advisory(k);
+        if (adv) out.set(k, matchFactsOf(adv, (score ??= vectorScorer())));
+      };
+      if (this.factsVersion !== FACTS_VERSION) {
+        for (const k of wanted) derive(k);
+        return out;
+      }
+      const rest: string[] = [];
+      for (const k of wanted) {
+        const json = this.factsMemo.get(k);
+        if (json !== undefined) out.set(k, factsFrom(k, json));
+        else rest.push(k);
+      }
+      this.factsStmt ??= this.db
+        .prepare<[string], [string, string | null]>(
+          'SELECT a.key, (SELECT f.facts FROM affected f WHERE f.advisory = a.rid LIMIT 1) FROM advisories a ' +
+            'WHERE a.key IN (SELECT value FROM json_each(?))',
+        )
+        .raw();
+      for (let i = 0; i < rest.length; i += FACTS_BATCH) {
+        const batch = rest.slice(i, i + FACTS_BATCH);
+        for (const k of batch) if (!wellFormed(k)) derive(k);
+        const plain = batch.filter((k) => wellFormed(k));
+        for (const [key, json] of this.factsStmt.all(JSON.stringify(plain))) {
+          if (json !== null) out.set(key, factsFrom(key, json));
+          else derive(key);
+        }
+      }
+    } catch (e) {
+      throw dbError(this.path, e, `reading the facts of ${wanted.length} advisories`);
+    }
+    return out;
+  }
+
+  /**
+   * The NVD records naming one (vendor, product), bound as in a CPE 2.3 string and lower-cased, with each
+   * vulnerable entry of theirs for it; at most `MAX_ENTRIES_PER_PRODUCT` entries, in the order stored.
+   */
+  cpeLookup(vendor: string, product: string): Array<{ record: CveRecord; entry: CpeMatchEntry }> {
+    try {
+      this.cpeStmt ??= this.db
+        .prepare<[string, string, number], [number, string, string, string]>(
+          'SELECT a.record, r.key, r.body, a.entry FROM cpe_affected a JOIN cve_records r ON r.rid = a.record ' +
+            'WHERE a.vendor = ? AND a.product = ? ORDER BY a.record, a.seq LIMIT ?',
+        )
+        .raw();
+      const records = new Map<number, CveRecord>();
+      const out: Array<{ record: CveRecord; entry: CpeMatchEntry }> = [];
+      for (const [rid, key, body, entry] of this.cpeStmt.all(vendor, product, MAX_ENTRIES_PER_PRODUCT)) {
+        let record = records.get(rid);
+        if (record === undefined) {
+          record = { ...(JSON.parse(body) as Omit<CveRecord, 'matches'>), key, matches: [] };
+          records.set(rid, record);
+        }
+        out.push({ record, entry: JSON.parse(entry) as CpeMatchEntry });
+      }
+      return out;
+    } catch (e) {
+      throw dbError(this.path, e, `looking up CPE ${vendor}:${product}`);
+    }
+  }
+
   /** The advisory stored under `key`, without its affected entries; cached (LRU), one prepared statement. */
   advisory(key: string): AdvisoryRecord | undefined {
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached ?? undefined;
     let adv: AdvisoryRecord | undefined;
     try {
-      this.advisoryStmt ??= this.db.prepare<[string], AdvisoryRow>(
-        'SELECT rid, key, id, origin, modified, withdrawn, body FROM advisories WHERE key = ?',
-      );
+      this.advisoryStmt ??= this.db.prepare<[string], AdvisoryRow>(ADVISORY_SQL);
       const row = this.advisoryStmt.get(key);
       if (row !== undefined) adv = recordOf(row);
     } catch (e) {
@@ -444,15 +700,11 @@ export class AdvisoryDb implements AdvisoryIndex {
   /** The whole advisory stored under `key`, its affected entries included (not cached: for export and tests). */
   record(key: string): Advisory | undefined {
     try {
-      const row = this.db
-        .prepare<[string], AdvisoryRow>(
-          'SELECT rid, key, id, origin, modified, withdrawn, body FROM advisories WHERE key = ?',
-        )
-        .get(key);
+      const row = this.db.prepare<[string], AdvisoryRow>(ADVISORY_SQL).get(key);
       if (row === undefined) return undefined;
       const entries = this.db
         .prepare<[number], { distro: string; package: string; entry: string }>(
-          'SELECT distro, package, entry FROM affected WHERE advisory = ? ORDER BY rowid',
+          'SELECT distro, package, entry FROM affected WHERE advisory = ? ORDER BY seq',
         )
         .all(row.rid);
       return { ...recordOf(row), affected: entries.map((e) => affectedOf(e.distro, e.package, e.entry)) };
@@ -523,15 +775,32 @@ export class AdvisoryDb implements AdvisoryIndex {
       throw dbError(path, e, 'starting the import');
     }
     const find = db.prepare<[string], Existing>('SELECT rid, hash, modified FROM advisories WHERE key = ?');
-    const insert = db.prepare<[string, string, string, string, string | null, string, string]>(
-      'INSERT INTO advisories (key, id, origin, modified, withdrawn, hash, body) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    const insert = db.prepare<[string, string, string, string, string | null, string]>(
+      'INSERT INTO advisories (key, id, origin, modified, withdrawn, hash) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const update = db.prepare<[string, string, string, string | null, string, string, number]>(
-      'UPDATE advisories SET id = ?, origin = ?, modified = ?, withdrawn = ?, hash = ?, body = ? WHERE rid = ?',
+    const update = db.prepare<[string, string, string, string | null, string, number]>(
+      'UPDATE advisories SET id = ?, origin = ?, modified = ?, withdrawn = ?, hash = ? WHERE rid = ?',
+    );
+    const putBody = db.prepare<[number | bigint, string]>(
+      'INSERT INTO bodies (rid, body) VALUES (?, ?) ON CONFLICT (rid) DO UPDATE SET body = excluded.body',
     );
     const dropAffected = db.prepare<[number]>('DELETE FROM affected WHERE advisory = ?');
-    const addAffected = db.prepare<[number | bigint, string, string, string]>(
-      'INSERT INTO affected (advisory, distro, package, entry) VALUES (?, ?, ?, ?)',
+    const addAffected = db.prepare<[string, string, number | bigint, number, string, string, string]>(
+      'INSERT INTO affected (distro, package, advisory, seq, key, entry, facts) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    const score = vectorScorer();
+    const findCve = db.prepare<[string], Existing>(
+      'SELECT rid, hash, modified FROM cve_records WHERE key = ?',
+    );
+    const insertCve = db.prepare<[string, string, string, string]>(
+      'INSERT INTO cve_records (key, modified, hash, body) VALUES (?, ?, ?, ?)',
+    );
+    const updateCve = db.prepare<[string, string, string, number]>(
+      'UPDATE cve_records SET modified = ?, hash = ?, body = ? WHERE rid = ?',
+    );
+    const dropCpe = db.prepare<[number]>('DELETE FROM cpe_affected WHERE record = ?');
+    const addCpe = db.prepare<[string, string, number | bigint, number, string]>(
+      'INSERT INTO cpe_affected (vendor, product, record, seq, entry) VALUES (?, ?, ?, ?, ?)',
     );
     const addSource = db.prepare<[string, string, string, number]>(
       'INSERT INTO sources (path, kind, imported_at, records) VALUES (?, ?, ?, ?) ' +
@@ -541,6 +810,7 @@ export class AdvisoryDb implements AdvisoryIndex {
       'INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
     );
     const cache = this.cache;
+    const memo = this.factsMemo;
     let open = true;
     const guard = <T>(doing: string, fn: () => T): T => {
       if (!open)
@@ -561,34 +831,56 @@ export class AdvisoryDb implements AdvisoryIndex {
           const withdrawn = adv.withdrawn ?? null;
           let rid: number | bigint;
           if (old === undefined) {
-            rid = insert.run(
-              adv.key,
-              adv.id,
-              adv.origin,
-              adv.modified,
-              withdrawn,
-              hash,
-              body,
-            ).lastInsertRowid;
+            rid = insert.run(adv.key, adv.id, adv.origin, adv.modified, withdrawn, hash).lastInsertRowid;
           } else if (old.hash === hash || olderThan(adv.modified, old.modified)) {
             return 'unchanged';
           } else {
             rid = old.rid;
-            update.run(adv.id, adv.origin, adv.modified, withdrawn, hash, body, old.rid);
+            update.run(adv.id, adv.origin, adv.modified, withdrawn, hash, old.rid);
             dropAffected.run(old.rid);
           }
-          adv.affected.forEach((p, i) => addAffected.run(rid, p.distro, p.package, entries[i]!));
+          putBody.run(rid, body);
+          if (adv.affected.length > 0) {
+            const facts = factsJson(matchFactsOf(adv, score));
+            adv.affected.forEach((p, i) =>
+              addAffected.run(p.distro, p.package, rid, i, adv.key, entries[i]!, facts),
+            );
+          }
+          return old === undefined ? 'added' : 'updated';
+        }),
+      putCve: (rec) =>
+        guard(`storing ${rec.key}`, () => {
+          const { matches, ...rest } = rec;
+          const body = JSON.stringify(rest);
+          const entries = matches.map((m) => JSON.stringify(m));
+          const hash = contentHash(rec.id, 'nvd', undefined, body, entries);
+          const old = findCve.get(rec.key);
+          let rid: number | bigint;
+          if (old === undefined) {
+            rid = insertCve.run(rec.key, rec.modified, hash, body).lastInsertRowid;
+          } else if (old.hash === hash || olderThan(rec.modified, old.modified)) {
+            return 'unchanged';
+          } else {
+            rid = old.rid;
+            updateCve.run(rec.modified, hash, body, old.rid);
+            dropCpe.run(old.rid);
+          }
+          matches.forEach((m, i) => addCpe.run(m.vendor, m.product, rid, i, entries[i]!));
           return old === undefined ? 'added' : 'updated';
         }),
       source: (p, kind, records) =>
         guard('recording a source', () => void addSource.run(p, kind, importedAt, records)),
       commit: () =>
         guard('committing the import', () => {
+          rederiveFacts(db, score);
+          setMeta.run('facts_version', String(FACTS_VERSION));
           setMeta.run('stats', JSON.stringify(computeStats(db)));
           setMeta.run('last_import', importedAt);
           db.exec('COMMIT');
           open = false;
           cache.clear();
+          memo.clear();
+          this.factsVersion = undefined;
           try {
             db.pragma('wal_checkpoint(TRUNCATE)');
           } catch {
@@ -599,6 +891,7 @@ export class AdvisoryDb implements AdvisoryIndex {
         if (!open) return;
         open = false;
         cache.clear();
+        memo.clear();
         try {
           if (db.inTransaction) db.exec('ROLLBACK');
         } catch (e) {
@@ -611,7 +904,12 @@ export class AdvisoryDb implements AdvisoryIndex {
   /** Closes the file. */
   close(): void {
     this.lookupStmt = undefined;
+    this.lookupManyStmt = undefined;
+    this.factsStmt = undefined;
+    this.factsVersion = undefined;
+    this.factsMemo.clear();
     this.advisoryStmt = undefined;
+    this.cpeStmt = undefined;
     this.cache.clear();
     if (this.db.open) this.db.close();
   }

@@ -12,9 +12,11 @@ import { resolve } from 'node:path';
 import { HyperwardError, isHyperwardError } from '../../errors.js';
 import { isJsonObject, parseJsonGuarded } from '../../json-guard.js';
 import { AdvisoryDb, type ImportTransaction } from '../db/store.js';
+import type { CveRecord } from '../cpe-match.js';
 import type { Advisory, AdvisoryOrigin, ImportIssue, ImportSummary } from '../types.js';
 import { alpineSecdbAdvisories, looksLikeAlpineSecdb } from './alpine-secdb.js';
 import { debianTrackerAdvisories, looksLikeDebianTracker } from './debian-tracker.js';
+import { looksLikeNvdCve, looksLikeNvdResponse, nvdRecords } from './nvd.js';
 import { type IssueSink, looksLikeOsvRecord, parseOsvRecord } from './osv.js';
 import { DEFAULT_SOURCE_LIMITS, readInput, type SourceDocument, type SourceLimits } from './sources.js';
 
@@ -42,14 +44,17 @@ export interface ImportOptions {
 }
 
 /** The kinds of document the importer tells apart by content. */
-export type DocumentKind = 'osv' | 'osv-list' | 'debian-tracker' | 'alpine-secdb';
+export type DocumentKind = 'osv' | 'osv-list' | 'debian-tracker' | 'alpine-secdb' | 'nvd';
 
 /**
  * The kind of one parsed JSON document: an OSV record (an object with `id` and `modified`), a list of them, an
- * Alpine secdb file (`packages` and `distroversion`), or a Debian tracker dump (package → issue → releases).
+ * Alpine secdb file (`packages` and `distroversion`), a Debian tracker dump (package → issue → releases), or NVD
+ * CVE JSON 2.0 (an API response or yearly feed with `vulnerabilities[].cve`, or one `cve` object: a CVE `id` with
+ * `lastModified`).
  */
 export function detectKind(v: unknown): DocumentKind | undefined {
   if (Array.isArray(v)) return v.length === 0 || looksLikeOsvRecord(v[0]) ? 'osv-list' : undefined;
+  if (looksLikeNvdCve(v) || looksLikeNvdResponse(v)) return 'nvd';
   if (looksLikeOsvRecord(v)) return 'osv';
   if (looksLikeAlpineSecdb(v)) return 'alpine-secdb';
   if (looksLikeDebianTracker(v)) return 'debian-tracker';
@@ -122,9 +127,15 @@ export async function importAdvisories(
         perKind.set(adv.origin, (perKind.get(adv.origin) ?? 0) + 1);
         if (++records % 1000 === 0) opts.onProgress?.({ file: input, files, records });
       };
+      const storeCve = (rec: CveRecord): void => {
+        const outcome = tx!.putCve(rec);
+        summary[outcome]++;
+        perKind.set('nvd', (perKind.get('nvd') ?? 0) + 1);
+        if (++records % 1000 === 0) opts.onProgress?.({ file: input, files, records });
+      };
       for await (const doc of readInput(input, issues, limits)) {
         files++;
-        importDocument(doc, now, issues, store, () => summary.ignored++);
+        importDocument(doc, now, issues, store, () => summary.ignored++, storeCve);
         opts.onProgress?.({ file: doc.name, files, records });
       }
       for (const [kind, n] of perKind) {
@@ -151,6 +162,7 @@ function importDocument(
   issues: IssueSink,
   store: (a: Advisory) => void,
   ignored: () => void,
+  storeCve: (r: CveRecord) => void,
 ): void {
   const file = doc.name;
   let value: unknown;
@@ -187,10 +199,14 @@ function importDocument(
     case 'debian-tracker':
       for (const a of debianTrackerAdvisories(value as Record<string, unknown>, file, now, issues)) store(a);
       return;
+    case 'nvd':
+      for (const r of nvdRecords(value, file, issues)) storeCve(r);
+      return;
     default:
       issues.push({
         file,
-        message: 'not an OSV record, a list of them, a Debian tracker dump or an Alpine secdb file',
+        message:
+          'not an OSV record, a list of them, a Debian tracker dump, an Alpine secdb file or NVD CVE JSON 2.0',
       });
   }
 }
