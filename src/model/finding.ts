@@ -70,11 +70,14 @@ export interface VulnerabilityInfo {
     name: string;
     version: string;
     arch: string;
-    ecosystem: 'deb' | 'rpm' | 'apk';
+    /** `cpe`: an appliance's product, matched by CPE against NVD records (`name` is the product). */
+    ecosystem: 'deb' | 'rpm' | 'apk' | 'cpe';
     sourceName: string;
     sourceVersion: string;
-    /** The package URL of the installed package (the component `affects` refers to). */
+    /** The package URL of the installed package (the component `affects` refers to); '' for a CPE match. */
     purl: string;
+    /** For a CPE match: the CPE 2.3 name that matched. */
+    cpe?: string;
   };
   /** The name the advisories key on: the source package (Debian, Ubuntu, Alpine) or the binary (RPM). */
   matchedName: string;

@@ -16,6 +16,8 @@ import {
 
 /** The package components of one target, found by purl and by name + version + architecture. */
 interface TargetComponents {
+  /** The target itself (an appliance's component for an appliance): what a CPE match affects. */
+  target: Models.Component;
   /** The component the OS packages hang under: the operating system, else the target itself. */
   parent: Models.Component;
   byPurl: Map<string, Models.Component>;
@@ -94,7 +96,7 @@ function resultComponents(
     target.dependencies.add(os.bomRef);
     parent = os;
   }
-  const packages: TargetComponents = { parent, byPurl: new Map(), byNvra: new Map() };
+  const packages: TargetComponents = { target, parent, byPurl: new Map(), byNvra: new Map() };
   for (const p of r.packages) {
     const purl = packageUrl(p, r.os);
     const c = new Models.Component(Enums.ComponentType.Library, p.name, {
@@ -130,6 +132,8 @@ function affectedComponent(
   index: number,
 ): Models.Component {
   const p = f.vulnerability.package;
+  // An appliance's product matched by CPE: the appliance is the affected component.
+  if (p.ecosystem === 'cpe') return comps.target;
   const found = comps.byPurl.get(p.purl) ?? comps.byNvra.get(nvra(p.name, p.version, p.arch));
   if (found) return found;
   const c = new Models.Component(Enums.ComponentType.Library, p.name, {

@@ -267,6 +267,7 @@ const PACKAGE_MANAGER: Readonly<Record<VulnerabilityInfo['package']['ecosystem']
   deb: 'dpkg',
   rpm: 'rpm',
   apk: 'apk',
+  cpe: 'cpe',
 };
 
 /** Milliseconds since the epoch of an ISO date, or undefined when it is not one. */
@@ -334,9 +335,10 @@ function vulnerabilityEventOf(
             purl: v.package.purl,
             architecture: v.package.arch,
             package_manager: PACKAGE_MANAGER[v.package.ecosystem] ?? v.package.ecosystem,
-            // OS packages: type_id 2.
-            type: 'Operating System',
-            type_id: 2,
+            // OS packages: type_id 2; an appliance's product matched by CPE: an application, type_id 1.
+            ...(v.package.ecosystem === 'cpe'
+              ? { type: 'Application', type_id: 1 }
+              : { type: 'Operating System', type_id: 2 }),
           },
         ],
         // The vendor's rating: the distribution's own where it gave one.

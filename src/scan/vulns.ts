@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { HyperwardError } from '../errors.js';
 import type { AdvisoryDbStatus, ScanResult } from '../model/report.js';
 import { AdvisoryDb } from '../vuln/db/store.js';
+import { matchCpes, type CpeIndex } from '../vuln/cpe-match.js';
 import { matchInventory } from '../vuln/match.js';
 import type { AdvisoryIndex } from '../vuln/types.js';
 import { applyVex, loadVex, type VexDocument } from '../vuln/vex.js';
@@ -75,12 +76,26 @@ export function openVulnContext(o: VulnOptions = {}): VulnContext {
 /** Matches every result's packages and applies VEX; results that could not be read are left alone. */
 export function addVulnerabilities(results: ScanResult[], ctx: VulnContext): void {
   for (const r of results) {
-    if (r.error || r.packages.length === 0) continue;
-    if (ctx.index) {
+    const cpes = r.appliance?.cpes ?? [];
+    if (r.error || (r.packages.length === 0 && cpes.length === 0)) continue;
+    if (ctx.index && r.packages.length > 0) {
       const m = matchInventory(r, ctx.index, { target: r.target });
       r.findings.push(...m.findings);
       for (const n of m.notes) ctx.warnings.push(`${r.target}: ${n}`);
     }
+    // An appliance's product, by its CPE candidates, against NVD records: where the OS is closed, this is all
+    // there is to match.
+    if (ctx.index && cpes.length > 0 && isCpeIndex(ctx.index)) {
+      const m = matchCpes(ctx.index, cpes, { target: r.target });
+      // Candidates are spellings of the same product, most likely first: one finding per CVE, the first's.
+      const seen = new Set<string>();
+      r.findings.push(...m.findings.filter((f) => !seen.has(f.checkId) && seen.add(f.checkId)));
+      for (const n of m.notes) ctx.warnings.push(`${r.target}: ${n}`);
+    }
     if (ctx.vex.length > 0) r.findings = applyVex(r.findings, ctx.vex);
   }
+}
+
+function isCpeIndex(index: AdvisoryIndex): index is AdvisoryIndex & CpeIndex {
+  return typeof (index as Partial<CpeIndex>).cpeLookup === 'function';
 }

@@ -303,6 +303,32 @@ export function cpeFinding(
     },
   };
   if (fixed !== undefined) finding.remediation = `Upgrade to ${fixed} or later (version ${version} found)`;
+  // The common vulnerability view every writer reads: the product stands where an OS package would.
+  const product = parseCpe23(cand.cpe);
+  const productName = product ? unescape(product.product) : cand.cpe;
+  finding.vulnerability = {
+    id: rec.id,
+    aliases: [],
+    advisories: [{ id: rec.id, origin: 'nvd', ecosystem: 'cpe' }],
+    package: {
+      name: productName,
+      version,
+      arch: '',
+      ecosystem: 'cpe',
+      sourceName: productName,
+      sourceVersion: version,
+      purl: '',
+      cpe: cand.cpe,
+    },
+    matchedName: product ? `${unescape(product.vendor)}:${productName}` : cand.cpe,
+    installedVersion: version,
+    fixState: fixed !== undefined ? 'fixed' : 'not-fixed',
+    cvss,
+    severitySource: best ? 'cvss' : 'none',
+    modified: rec.modified,
+  };
+  if (fixed !== undefined) finding.vulnerability.fixedVersion = fixed;
+  if (rec.published !== undefined) finding.vulnerability.published = rec.published;
   const c = finding.cpe;
   if (cand.confidence !== undefined) c.confidence = cand.confidence;
   if (cand.basis !== undefined) c.basis = cand.basis;

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import type { ScanReport, ScanResult } from '../../src/model/report.js';
@@ -288,6 +289,77 @@ describe('scan image on OVA appliances', () => {
     assert.equal(c.supplier?.name, 'Example Networks, Inc.');
     assert.ok(bom.components.some((x) => x.type === 'operating-system' && x.name === tree.osRelease.ID));
     assert.equal(bom.components.filter((x) => x.type === 'library').length, oracle.length);
+  });
+
+  it('a closed appliance (no readable OS) is matched by its product CPE against real NVD records', async () => {
+    const db = join(work, 'nvd.db');
+    const nvd = fileURLToPath(new URL('../../fixtures/advisories/nvd/CVE-2016-0762.json', import.meta.url));
+    const imp = hyperward(['db', 'import', '--db', db, nvd]);
+    assert.equal(imp.code, 0, imp.stderr);
+    /** An appliance of one data disk (no OS on it) whose ProductSection names Apache Tomcat `version`. */
+    const tomcat = (version: string): string => {
+      const dir = join(out, `tomcat-${version}`);
+      mkdirSync(dir, { recursive: true });
+      linkSync(dataDisk, join(dir, 'data.vmdk'));
+      writeFileSync(
+        join(dir, 'tomcat.ovf'),
+        ovfDescriptor({
+          systemId: 'tomcat',
+          systemName: 'Tomcat appliance',
+          product: 'Apache Tomcat',
+          vendor: 'Apache Software Foundation',
+          version,
+          osType: 'otherLinux64Guest',
+          cpus: 1,
+          memoryMiB: 1024,
+          networks: ['VM Network'],
+          disks: [{ id: 'data', href: 'data.vmdk', size: statSync(dataDisk).size, capacity: 8 * MiB }],
+        }),
+      );
+      return packOva(dir, `tomcat-${version}`, ['tomcat.ovf', 'data.vmdk']);
+    };
+    const scanVulns = (ova: string): ScanReport =>
+      JSON.parse(
+        hyperward([
+          'scan',
+          'image',
+          '--format',
+          'json',
+          '-q',
+          '--no-cache',
+          '--db',
+          db,
+          ova,
+        ]).stdout.toString(),
+      ) as ScanReport;
+    const ova836 = tomcat('8.0.36');
+    const affected = { report: scanVulns(ova836) };
+    const r = affected.report.results[0]!;
+    assert.equal(r.packages.length, 0, 'no OS inventory to match');
+    const hits = r.findings.filter((f) => f.vulnerability?.package.ecosystem === 'cpe');
+    assert.deepEqual(
+      hits.map((f) => [f.checkId, f.resource.type, f.vulnerability!.installedVersion]),
+      [['CVE-2016-0762', 'appliance', '8.0.36']],
+    );
+    assert.match(hits[0]!.vulnerability!.package.cpe ?? '', /^cpe:2\.3:a:apache[^:]*:tomcat:8\.0\.36:/);
+    const fixed = { report: scanVulns(tomcat('8.0.37')) };
+    assert.deepEqual(
+      fixed.report.results[0]!.findings.filter((f) => f.vulnerability !== undefined),
+      [],
+      '8.0.37 is outside every range of the record',
+    );
+    // CycloneDX: the vulnerability affects the appliance, the metadata component.
+    const cdx = hyperward(['scan', 'image', '--format', 'cyclonedx', '-q', '--no-cache', '--db', db, ova836]);
+    const text = cdx.stdout.toString();
+    assert.equal(await new Validation.JsonStrictValidator(Spec.Version.v1dot6).validate(text), null);
+    const bom = JSON.parse(text) as {
+      metadata: { component: { 'bom-ref': string } };
+      vulnerabilities: Array<{ id: string; affects: Array<{ ref: string }> }>;
+    };
+    assert.deepEqual(
+      bom.vulnerabilities.map((v) => [v.id, v.affects.map((a) => a.ref)]),
+      [['CVE-2016-0762', [bom.metadata.component['bom-ref']]]],
+    );
   });
 
   it('table: product, version and integrity in brief', () => {
