@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ScanReport } from '../model/report.js';
-import { DEFAULT_DB_MAX_AGE_DAYS } from '../vuln/defaults.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_DB_MAX_AGE_DAYS, defaultDbPath, missingDbWarning } from '../vuln/defaults.js';
 
 /** The options every package-yielding scan takes for vulnerability detection. */
 export interface VulnCliOpts {
@@ -46,6 +47,13 @@ export function addVulnOptions(cmd: Command): Command {
  */
 export async function addVulnsToReport(report: ScanReport, o: VulnCliOpts, required = false): Promise<void> {
   if (!o.vulns) return;
+  // No database and nothing else to apply: say so without loading the matcher and SQLite.
+  const path = o.db ?? defaultDbPath();
+  if (!required && (o.vex ?? []).length === 0 && !existsSync(path)) {
+    report.advisoryDb = { path, present: false };
+    if (!o.quiet) process.stderr.write(`hyperward: warning: ${missingDbWarning(path)}\n`);
+    return;
+  }
   const { addVulnerabilities, openVulnContext } = await import('../scan/vulns.js');
   const ctx = openVulnContext({
     ...(o.db !== undefined ? { db: o.db } : {}),

@@ -3,7 +3,7 @@
  * database, judge its age, match each result's packages, apply VEX statements. One place, so every face (CLI,
  * library) does the same.
  */
-import { DEFAULT_DB_MAX_AGE_DAYS } from '../vuln/defaults.js';
+import { DB_IMPORT_HINT, DEFAULT_DB_MAX_AGE_DAYS, missingDbWarning } from '../vuln/defaults.js';
 import { existsSync } from 'node:fs';
 import { HyperwardError } from '../errors.js';
 import type { AdvisoryDbStatus, ScanResult } from '../model/report.js';
@@ -46,11 +46,10 @@ export function openVulnContext(o: VulnOptions = {}): VulnContext {
   const vex = (o.vex ?? []).map((p) => loadVex(p));
   const warnings: string[] = [];
   if (!existsSync(path)) {
-    const hint = `import advisories first: hyperward db import PATH… (OSV files or zips, Debian tracker JSON, Alpine secdb)`;
     if (o.required) {
-      throw new HyperwardError('E_NOT_FOUND', `no advisory database: ${hint}`, { file: path });
+      throw new HyperwardError('E_NOT_FOUND', `no advisory database: ${DB_IMPORT_HINT}`, { file: path });
     }
-    warnings.push(`no advisory database at ${path}: vulnerabilities were not checked; ${hint}`);
+    warnings.push(missingDbWarning(path));
     return { status: { path, present: false }, vex, warnings, close: () => {} };
   }
   const db = AdvisoryDb.open(path, { readonly: true });

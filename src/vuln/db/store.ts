@@ -36,12 +36,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { HyperwardError } from '../../errors.js';
 import { Lru } from '../../lru.js';
 import { scoreVector } from '../cvss.js';
+import { defaultDbPath } from '../defaults.js';
 import { MAX_ENTRIES_PER_PRODUCT, type CpeIndex, type CpeMatchEntry, type CveRecord } from '../cpe-match.js';
 import { FACTS_VERSION, matchFactsOf } from '../facts.js';
 import type { CvssScore } from '../../model/finding.js';
@@ -451,11 +451,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    * The default database file: `$HYPERWARD_DB`, else `${XDG_CACHE_HOME:-$HOME/.cache}/hyperward/advisories.db`.
    */
   static defaultPath(env: NodeJS.ProcessEnv = process.env): string {
-    const explicit = env.HYPERWARD_DB;
-    if (explicit !== undefined && explicit !== '') return explicit;
-    const xdg = env.XDG_CACHE_HOME;
-    const cache = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache');
-    return join(cache, 'hyperward', 'advisories.db');
+    return defaultDbPath(env);
   }
 
   /**
