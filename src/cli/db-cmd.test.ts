@@ -88,9 +88,9 @@ test('db info: path, schema, last import and age, sources, counts per feed and d
     const t = call(dir, ['info', { db }]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, new RegExp(`^Database +${db}$`, 'm'));
-    assert.match(t.stdout, /^Schema +1$/m);
+    assert.match(t.stdout, /^Schema +2$/m);
     assert.match(t.stdout, /^Last import +\d{4}-\d\d-\d\dT[\d:.]+Z \(0 days ago\)$/m);
-    assert.match(t.stdout, /^Advisories +3 \(osv 3, debian-tracker 0, alpine-secdb 0\); 0 withdrawn$/m);
+    assert.match(t.stdout, /^Advisories +3 \(osv 3, debian-tracker 0, alpine-secdb 0, nvd 0\); 0 withdrawn$/m);
     assert.match(t.stdout, new RegExp(`^ +osv +3 +\\S+ +0 +${FIXTURES}$`, 'm'));
     assert.match(t.stdout, /^ +ubuntu:22\.04 +3$/m);
     assert.match(t.stdout, /^ +ubuntu-pro:14\.04 +1$/m);
