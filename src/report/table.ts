@@ -181,12 +181,58 @@ function section(r: ScanResult): string {
   return out.join('\n');
 }
 
+/**
+ * The report summary a scan of several targets (an image library) opens with: one line per target with its OS,
+ * packages, vulnerabilities by severity (critical/high/medium/low) and failing findings, then what the library
+ * scan left out.
+ */
+export function reportSummary(report: ScanReport): string | undefined {
+  if (report.results.length < 2 && report.library === undefined) return undefined;
+  const rows = [['TARGET', 'OS', 'PACKAGES', 'VULNERABILITIES (C/H/M/L)', 'FAILING', 'NOTE']];
+  const checked = report.advisoryDb?.present === true;
+  for (const r of report.results) {
+    const vulns = countVulnerabilities(r.findings.filter(isVulnerability));
+    const b = vulns.bySeverity;
+    const failing = r.findings.filter((f) => f.status === 'fail' && !isVulnerability(f)).length;
+    rows.push([
+      cell(r.target),
+      cell(r.os?.prettyName ?? (r.os ? `${r.os.id} ${r.os.versionId ?? ''}`.trim() : '-')),
+      r.error ? '-' : String(r.packages.length),
+      r.error
+        ? '-'
+        : checked
+          ? `${vulns.total} (${b.critical}/${b.high}/${b.medium}/${b.low})`
+          : 'not checked',
+      r.error ? '-' : String(failing),
+      r.error ? cell(`unreadable: ${r.error.code}`) : r.appliance ? 'appliance' : '',
+    ]);
+  }
+  const out = ['Report Summary', '==============', columns(rows)];
+  const l = report.library;
+  if (l) {
+    out.push(
+      '',
+      `${l.images} images: ${l.inspected} read, ${l.cached} unchanged (from the scan cache), ${l.failed} unreadable; ` +
+        `${l.skipped.length} other files left out`,
+    );
+    for (const f of l.skipped.slice(0, 20)) out.push(`  ${cell(f.path)}: ${cell(f.reason)}`);
+    if (l.skipped.length > 20) out.push(`  … and ${l.skipped.length - 20} more (all in the JSON report)`);
+  }
+  return out.join('\n');
+}
+
 /** Human-readable summary for a terminal. */
 export const tableWriter: Writer = {
   format: 'table',
   extension: 'txt',
-  write: (report: ScanReport) =>
-    [...report.results.map(section), ...(report.advisoryDb ? [advisoryDbText(report.advisoryDb)] : [])].join(
-      '\n\n',
-    ) + '\n',
+  write: (report: ScanReport) => {
+    const summary = reportSummary(report);
+    return (
+      [
+        ...(summary !== undefined ? [summary] : []),
+        ...report.results.map(section),
+        ...(report.advisoryDb ? [advisoryDbText(report.advisoryDb)] : []),
+      ].join('\n\n') + '\n'
+    );
+  },
 };
