@@ -90,7 +90,10 @@ test('db info: path, schema, last import and age, sources, counts per feed and d
     assert.match(t.stdout, new RegExp(`^Database +${db}$`, 'm'));
     assert.match(t.stdout, /^Schema +2$/m);
     assert.match(t.stdout, /^Last import +\d{4}-\d\d-\d\dT[\d:.]+Z \(0 days ago\)$/m);
-    assert.match(t.stdout, /^Advisories +3 \(osv 3, debian-tracker 0, alpine-secdb 0, nvd 0\); 0 withdrawn$/m);
+    assert.match(
+      t.stdout,
+      /^Advisories +3 \(osv 3, debian-tracker 0, alpine-secdb 0, nvd 0\); 0 withdrawn$/m,
+    );
     assert.match(t.stdout, new RegExp(`^ +osv +3 +\\S+ +0 +${FIXTURES}$`, 'm'));
     assert.match(t.stdout, /^ +ubuntu:22\.04 +3$/m);
     assert.match(t.stdout, /^ +ubuntu-pro:14\.04 +1$/m);
