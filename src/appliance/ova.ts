@@ -10,9 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { HyperwardError, isHyperwardError } from '../errors.js';
-import { openImage, openSource, type OpenContext } from '../disk/open.js';
+import { isInside, openImage, openSource, type OpenContext } from '../disk/open.js';
 import { indexTar, looksLikeTar, type TarLimits } from '../disk/tar.js';
 import type { BlockDevice } from '../disk/types.js';
 import { DEFAULT_MAX_CHAIN_DEPTH } from '../disk/types.js';
@@ -245,8 +245,7 @@ function resolveInside(dir: string, name: string): string | undefined {
   } catch {
     return undefined;
   }
-  const rel = relative(dir, real);
-  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) return undefined;
+  if (real === dir || !isInside(dir, real)) return undefined;
   try {
     return statSync(real).isFile() ? real : undefined;
   } catch {

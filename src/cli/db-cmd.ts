@@ -8,6 +8,7 @@ import { AdvisoryDb, type AdvisoryDbInfo } from '../vuln/db/store.js';
 import { importAdvisories } from '../vuln/import/run.js';
 import type { ImportIssue, ImportSummary } from '../vuln/types.js';
 import { EXIT } from './exit.js';
+import { say } from './say.js';
 
 /** Issues printed on stderr after an import; the rest are counted (all are in `--format json`). */
 const SHOWN_ISSUES = 20;
@@ -29,7 +30,7 @@ function issueLine(i: ImportIssue): string {
 
 function fail(e: unknown): number {
   if (!isHyperwardError(e)) throw e;
-  process.stderr.write(`hyperward: ${e.message} [${e.code}]\n`);
+  say(`${e.message} [${e.code}]`);
   return e.code === 'E_INTERNAL' ? EXIT.internal : EXIT.usage;
 }
 

@@ -7,6 +7,7 @@ import type { AssessCliOpts, HostCliOpts } from './assess-cmd.js';
 import { addVulnOptions, type VulnCliOpts } from './vulns.js';
 
 import { EXIT } from './exit.js';
+import { say } from './say.js';
 
 export { EXIT };
 
@@ -416,7 +417,7 @@ export async function main(argv: string[]): Promise<number> {
       return ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' ? EXIT.ok : EXIT.usage;
     }
     if (isHyperwardError(e)) {
-      process.stderr.write(`hyperward: ${e.message} [${e.code}]\n`);
+      say(`${e.message} [${e.code}]`);
       return e.code === 'E_INTERNAL' ? EXIT.internal : EXIT.usage;
     }
     process.stderr.write(`hyperward: internal error: ${(e as Error)?.stack ?? String(e)}\n`);

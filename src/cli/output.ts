@@ -5,6 +5,7 @@ import { loadWriter } from '../report/index.js';
 import type { FormatName, WriteOptions } from '../report/types.js';
 import { VERSION } from '../version.js';
 import { EXIT } from './exit.js';
+import { say } from './say.js';
 
 /**
  * `--fail-on` counts failing findings, and the unknowns that mean part of a target could not be read at all (an
@@ -34,7 +35,7 @@ export async function emit(report: ScanReport, o: OutputOpts, wo: WriteOptions =
   if (o.output) writeFileSync(o.output, text);
   else process.stdout.write(text);
   for (const r of report.results) {
-    if (r.error && !o.quiet) process.stderr.write(`hyperward: ${r.error.message} [${r.error.code}]\n`);
+    if (r.error && !o.quiet) say(`${r.error.message} [${r.error.code}]`);
   }
   if (report.results.some((r) => r.error)) return EXIT.usage;
   const failing = report.results.some((r) =>

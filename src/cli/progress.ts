@@ -1,3 +1,5 @@
+import { terminalSafe } from '../report/common.js';
+
 /** A one-line progress bar on stderr, drawn only when stderr is a terminal and not `--quiet`. */
 export class Progress {
   private readonly enabled: boolean;
@@ -22,7 +24,7 @@ export class Progress {
     const filled = Math.round(frac * width);
     const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
     const cols = this.stream.columns ?? 80;
-    const line = `${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${note}`;
+    const line = terminalSafe(`${this.label} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${note}`);
     this.stream.write(`\r${line.slice(0, cols - 1).padEnd(cols - 1)}`);
   }
 

@@ -9,6 +9,7 @@ import type { ScanImageOpts } from './main.js';
 import { emit, newReport } from './output.js';
 import { Progress } from './progress.js';
 import { addVulnsToReport } from './vulns.js';
+import { warn } from './say.js';
 
 /** What the arguments name: image files, and the images found in directories and storage pools. */
 interface Targets {
@@ -99,7 +100,7 @@ function openCache(o: ScanImageOpts, ScanCacheClass: typeof ScanCache): ScanCach
     return ScanCacheClass.open(path);
   } catch (e) {
     if (!isHyperwardError(e)) throw e;
-    if (!o.quiet) process.stderr.write(`hyperward: warning: scanning without a cache: ${e.message}\n`);
+    if (!o.quiet) warn(`scanning without a cache: ${e.message}`);
     return undefined;
   }
 }
@@ -154,7 +155,7 @@ export async function runScanImage(args: string[], o: ScanImageOpts): Promise<nu
     outcome = await scanImageBatch(targets.images, batch);
   } finally {
     if (cache && !o.quiet) {
-      for (const p of cache.problems) process.stderr.write(`hyperward: warning: scan cache: ${p}\n`);
+      for (const p of cache.problems) warn(`scan cache: ${p}`);
     }
     cache?.close();
   }

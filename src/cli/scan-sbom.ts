@@ -4,6 +4,7 @@ import { readSbom } from '../sbom/read.js';
 import type { ScanSbomOpts } from './main.js';
 import { emit, newReport } from './output.js';
 import { addVulnsToReport } from './vulns.js';
+import { say } from './say.js';
 
 /**
  * `hyperward scan sbom FILE…`: every operating system an SBOM describes becomes one result, matched like an image's
@@ -23,7 +24,7 @@ export async function runScanSbom(files: string[], o: ScanSbomOpts): Promise<num
         if (inv.os) r.os = inv.os;
         if (inv.hostname) r.hostname = inv.hostname;
         report.results.push(r);
-        if (!o.quiet) for (const n of inv.notes) process.stderr.write(`hyperward: ${file}: ${n}\n`);
+        if (!o.quiet) for (const n of inv.notes) say(`${file}: ${n}`);
       }
     } catch (e) {
       if (!isHyperwardError(e)) throw e;

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import type { ScanReport } from '../model/report.js';
 import { existsSync } from 'node:fs';
 import { DEFAULT_DB_MAX_AGE_DAYS, defaultDbPath, missingDbWarning } from '../vuln/defaults.js';
+import { warn } from './say.js';
 
 /** The options every package-yielding scan takes for vulnerability detection. */
 export interface VulnCliOpts {
@@ -51,7 +52,7 @@ export async function addVulnsToReport(report: ScanReport, o: VulnCliOpts, requi
   const path = o.db ?? defaultDbPath();
   if (!required && (o.vex ?? []).length === 0 && !existsSync(path)) {
     report.advisoryDb = { path, present: false };
-    if (!o.quiet) process.stderr.write(`hyperward: warning: ${missingDbWarning(path)}\n`);
+    if (!o.quiet) warn(missingDbWarning(path));
     return;
   }
   const { addVulnerabilities, openVulnContext } = await import('../scan/vulns.js');
@@ -67,5 +68,5 @@ export async function addVulnsToReport(report: ScanReport, o: VulnCliOpts, requi
     ctx.close();
   }
   report.advisoryDb = ctx.status;
-  if (!o.quiet) for (const w of ctx.warnings) process.stderr.write(`hyperward: warning: ${w}\n`);
+  if (!o.quiet) for (const w of ctx.warnings) warn(w);
 }

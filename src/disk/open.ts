@@ -55,7 +55,8 @@ export function detectFormat(src: FileSource): ContainerFormatName {
   return 'raw';
 }
 
-function isInside(dir: string, path: string): boolean {
+/** Whether `path` is `dir` or lies below it (both real, absolute paths). */
+export function isInside(dir: string, path: string): boolean {
   const rel = relative(dir, path);
   return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }

@@ -111,6 +111,19 @@ const UNREPRESENTABLE =
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 /* eslint-enable no-control-regex */
 
+/* eslint-disable no-control-regex */
+/** Characters a terminal acts on: C0 controls (line breaks included), DEL and C1 controls (CSI among them). */
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+/* eslint-enable no-control-regex */
+
+/**
+ * One line for a terminal: the control characters of `TERMINAL_CONTROL` (from file names, image content) as
+ * visible `\\u{…}` escapes, so an escape sequence in a hostile image's file name is shown, never obeyed.
+ */
+export function terminalSafe(s: string): string {
+  return s.replace(TERMINAL_CONTROL, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
 /** Replaces the characters of `UNREPRESENTABLE` by visible `\\u{…}` escapes, so nothing is silently lost. */
 export function visible(s: string): string {
   return s.replace(UNREPRESENTABLE, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);

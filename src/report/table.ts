@@ -100,9 +100,9 @@ function section(r: ScanResult): string {
     : a
       ? `${r.target} (${a.kind.toUpperCase()} appliance)`
       : r.target;
-  out.push(head, '='.repeat(Math.min(head.length, 100)));
+  out.push(cell(head), '='.repeat(Math.min(head.length, 100)));
   if (r.error) {
-    out.push(`error: ${r.error.message} [${r.error.code}]`);
+    out.push(cell(`error: ${r.error.message} [${r.error.code}]`));
     if (!a) return out.join('\n');
   }
   const facts: string[][] = [];

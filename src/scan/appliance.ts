@@ -24,7 +24,7 @@ import { applianceCpeCandidates } from '../appliance/cpe.js';
 import { openOva, type Ova, type OpenOvaOptions } from '../appliance/ova.js';
 import type { OvfEnvelope } from '../appliance/ovf.js';
 import type { OpenImageOptions } from '../disk/open.js';
-import { looksLikeTar, TAR_BLOCK } from '../disk/tar.js';
+import { looksLikeTar, parseTarHeader, TAR_BLOCK } from '../disk/tar.js';
 import type { BlockDevice } from '../disk/types.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
@@ -74,6 +74,39 @@ export function applianceKind(path: string, stats?: ReadStats): ApplianceKind | 
   } finally {
     src.close();
   }
+}
+
+/** Tar members looked at for a descriptor before a tar archive is judged not to be an OVA. */
+const OVA_SNIFF_MEMBERS = 8;
+
+/**
+ * Whether a tar archive holds an OVF descriptor among its first members (the OVF specification puts it first;
+ * some tools put a directory or a PAX header before it). Scanning a library, any other tar archive (a backup) is
+ * left out as no appliance; named on its own, it is reported as not an OVA.
+ */
+export function tarHasDescriptor(path: string): boolean {
+  const src = new FileSource(path);
+  try {
+    if (src.size < TAR_BLOCK) return false;
+    return descriptorAmongFirstMembers(src, src.read(0, TAR_BLOCK, 'tar header'));
+  } finally {
+    src.close();
+  }
+}
+
+function descriptorAmongFirstMembers(src: FileSource, first: Buffer): boolean {
+  let block = first;
+  let at = 0;
+  for (let i = 0; i < OVA_SNIFF_MEMBERS; i++) {
+    const h = parseTarHeader(block);
+    if (typeof h === 'string') return false;
+    const name = h.prefix !== '' ? `${h.prefix}/${h.name}` : h.name;
+    if (/\.ovf$/i.test(name) && (h.typeflag === '0' || h.typeflag === '\0')) return true;
+    at += TAR_BLOCK + Math.ceil(h.size / TAR_BLOCK) * TAR_BLOCK;
+    if (!Number.isSafeInteger(at) || at + TAR_BLOCK > src.size) return false;
+    block = src.read(at, TAR_BLOCK, 'tar header');
+  }
+  return false;
 }
 
 /** True when the first element of the XML text is an `Envelope` whose namespace is OVF's (1.x or 2.x). */

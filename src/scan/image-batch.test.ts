@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fixtureImage, loadFixtureManifest } from '../../test/fixtures/build.js';
 import { writeQcow2WithL1PastEnd } from '../../test/helpers/images.js';
-import { tempDir } from '../../test/helpers/tmp.js';
+import { run, tempDir } from '../../test/helpers/tmp.js';
 import type { ScanResult } from '../model/report.js';
 import { newReadStats } from '../source/file.js';
 import { scanImage } from './image.js';
@@ -13,6 +14,9 @@ import { ScanCache } from './scan-cache.js';
 const manifest = loadFixtureManifest();
 const NOW = new Date('2026-11-26T00:00:00Z');
 const images = ['gpt-v3.qcow2', 'gpt-dynamic.vhdx', 'mbr.raw'].map((n) => fixtureImage(manifest, n).path);
+const oracleCount = readFileSync(fixtureImage(manifest, 'mbr.raw').packagesFile, 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '').length;
 
 const stalenessOf = (r: ScanResult): string | undefined =>
   r.findings.find((f) => f.checkId === 'image.packages-stale')?.status;
@@ -63,6 +67,28 @@ test('a warm cache answers unchanged images, and staleness is judged again on ev
     assert.deepEqual(cold.results.map(stalenessOf), ['fail', 'fail', 'fail']);
     assert.deepEqual(strict.results.map(stalenessOf), ['pass', 'pass', 'pass']);
   } finally {
+    cache.close();
+    t.cleanup();
+  }
+});
+
+test('block devices and files written in the last seconds are scanned but never cached', async () => {
+  const t = tempDir();
+  const cache = ScanCache.open(join(t.dir, 'cache.db'));
+  // A read-only loop device over a fixture image: sysfs gives its size, and its inode times say nothing of writes.
+  const loop = run('losetup', ['--find', '--show', '--read-only', images[2]!]).trim();
+  try {
+    const fresh = join(t.dir, 'fresh.qcow2');
+    run('qemu-img', ['create', '-q', '-f', 'qcow2', fresh, '16M']);
+    for (let i = 0; i < 2; i++) {
+      const b = await scanImageBatch([loop, fresh], { now: NOW, cache });
+      assert.equal(b.cached, 0, `run ${i + 1}: nothing from the cache`);
+      assert.equal(b.results[0]!.packages.length, oracleCount, 'the loop device is read whole');
+      assert.equal(b.results[0]!.image?.virtualSize, statSync(images[2]!).size);
+    }
+    assert.equal(cache.info().entries, 0);
+  } finally {
+    run('losetup', ['-d', loop]);
     cache.close();
     t.cleanup();
   }

@@ -5,10 +5,10 @@
  * stale in that sense.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { openImage } from '../disk/open.js';
-import { isHyperwardError } from '../errors.js';
 import type { ScanResult } from '../model/report.js';
 import type { StalenessOptions } from '../inspect/staleness.js';
 import { newReadStats, type ReadStats } from '../source/file.js';
@@ -62,6 +62,10 @@ export interface BatchResult {
 
 /** Worker heap limit, so one hostile image cannot take the machine's memory. */
 const WORKER_HEAP_MB = 2048;
+/** Most worker threads, whatever `-j` says (each may take `WORKER_HEAP_MB`). */
+export const MAX_WORKERS = 16;
+/** Files modified this recently are not cached (see `imageKeyParts`). */
+const RACY_MS = 2000;
 
 /**
  * Opens an image (headers and metadata only) for its cache key: the files it reads (itself, its extents, its
@@ -93,10 +97,18 @@ function imageKeyParts(
     if (dev.info.format === 'raw' && applianceKind(path) === 'ovf') {
       for (const f of imageComponents(path, opts)) if (!files.includes(f)) files.push(f);
     }
+    // Not cached: block devices (their inode times do not change when their contents do), and files changed in
+    // the last seconds (a write within the timestamps' granularity would leave the key unchanged: "racily clean").
+    const recent = Date.now() - RACY_MS;
+    for (const f of files) {
+      const st = statSync(f);
+      if (!st.isFile() || st.mtimeMs > recent || st.ctimeMs > recent) return undefined;
+    }
     return { files, digest: hash.digest('hex') };
-  } catch (e) {
-    if (isHyperwardError(e)) return undefined;
-    throw e;
+  } catch {
+    // Whatever stops the key (a damaged header, a file gone meanwhile, a bug) only means no cache for this image:
+    // the scan itself reports what is wrong.
+    return undefined;
   } finally {
     stats.bytesRead += tapped.bytesRead;
     stats.reads += tapped.reads;
@@ -133,12 +145,18 @@ export async function scanImageBatch(paths: readonly string[], o: BatchOptions =
   };
 
   const todo: number[] = [];
+  // Options that change what is found (the thresholds and the clock do not: they are judged after the cache),
+  // hashed once: a baseline may hold millions of entries.
+  const optionsDigest = o.cache
+    ? createHash('sha256')
+        .update(JSON.stringify(mount) ?? '')
+        .digest('hex')
+    : '';
   paths.forEach((path, i) => {
     if (o.cache) {
       const parts = imageKeyParts(path, mount, stats);
       if (parts) {
-        // Options that change what is found; the thresholds and the clock do not (judged after the cache).
-        const key = o.cache.key(parts.files, parts.digest, { mount });
+        const key = o.cache.key(parts.files, parts.digest, optionsDigest);
         keys[i] = key;
         const hit = o.cache.get(key) as InspectedImage | undefined;
         if (hit && typeof hit === 'object' && hit.result?.target !== undefined) {
@@ -160,12 +178,22 @@ export async function scanImageBatch(paths: readonly string[], o: BatchOptions =
     }
   };
 
-  const workers = Math.min(todo.length, Math.max(1, o.concurrency ?? Math.min(4, availableParallelism())));
+  const workers = Math.min(
+    todo.length,
+    MAX_WORKERS,
+    Math.max(1, o.concurrency ?? Math.min(4, availableParallelism())),
+  );
   if (workers <= 1) {
     for (const i of todo) {
       const opts: MountOptions = { ...mount, stats };
       if (o.onVerifyProgress && total === 1) opts.onVerifyProgress = o.onVerifyProgress;
-      const value = inspectImage(paths[i]!, opts);
+      let value: InspectedImage;
+      try {
+        value = inspectImage(paths[i]!, opts);
+      } catch (e) {
+        // A bug met on one image fails that image, as it would in a worker; the others are still scanned.
+        value = { result: crashed(paths[i]!, `the scan failed: ${e instanceof Error ? e.message : String(e)}`) };
+      }
       store(i, value);
       finish(i, value, false);
     }

@@ -63,6 +63,7 @@ test('discovery finds images by content and names why everything else was left o
     // A raw extent holding nothing is no image by content; the component pass says what it is (below).
     assert.equal(reasons.get('split-f001.vmdk'), 'not a disk image');
     assert.ok(!d.images.some((p) => p.endsWith('alias.qcow2')), 'a link to a listed image is listed once');
+    assert.equal(reasons.get('alias.qcow2'), `same file as ${join(t.dir, 'blank.qcow2')}`);
     assert.ok(!d.images.some((p) => p.includes('/up/')), 'a directory loop is walked once');
   } finally {
     t.cleanup();
@@ -107,6 +108,33 @@ test('extents are parts of their descriptor; backing files stay images of their 
   }
 });
 
+test('a descriptor naming another image as its extent does not hide that image; a plain tar is no appliance', () => {
+  const t = tempDir();
+  try {
+    const victim = join(t.dir, 'victim.raw');
+    run('truncate', ['-s', '16M', victim]);
+    run('sgdisk', ['-o', '-n', '1:2048:0', victim]);
+    // A hand-written descriptor whose only extent is the first MiB of victim.raw.
+    writeFileSync(
+      join(t.dir, 'evil.vmdk'),
+      '# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="monolithicFlat"\n' +
+        'RW 2048 FLAT "victim.raw" 0\nddb.adapterType = "ide"\n',
+    );
+    run('tar', ['--format=ustar', '-cf', join(t.dir, 'backup.tar'), '-C', t.dir, 'evil.vmdk']);
+    const d = discoverImages(t.dir);
+    assert.ok(!d.images.some((p) => p.endsWith('backup.tar')));
+    const kept = withoutComponents(d.images, (img) => imageComponents(img));
+    assert.deepEqual(
+      kept.images.map((p) => relative(t.dir, p)),
+      ['evil.vmdk', 'victim.raw'],
+      'both scanned',
+    );
+    assert.equal(kept.ownerOf(victim), join(t.dir, 'evil.vmdk'));
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('classifyFile tells images from other files', () => {
   const t = tempDir();
   try {
@@ -114,13 +142,15 @@ test('classifyFile tells images from other files', () => {
     assert.equal(classifyFile(join(t.dir, 'clone.qcow2')), 'image');
     assert.equal(classifyFile(join(t.dir, 'fs.raw')), 'image');
     assert.equal(classifyFile(join(t.dir, 'README.txt')), 'not-image');
-    run('tar', ['--format=ustar', '-cf', join(t.dir, 'a.ova'), '-C', t.dir, 'README.txt']);
-    assert.equal(classifyFile(join(t.dir, 'a.ova')), 'appliance');
     writeFileSync(
       join(t.dir, 'x.ovf'),
       '<?xml version="1.0"?>\n<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"></Envelope>\n',
     );
     assert.equal(classifyFile(join(t.dir, 'x.ovf')), 'appliance');
+    run('tar', ['--format=ustar', '-cf', join(t.dir, 'a.ova'), '-C', t.dir, 'x.ovf', 'README.txt']);
+    assert.equal(classifyFile(join(t.dir, 'a.ova')), 'appliance');
+    run('tar', ['--format=ustar', '-cf', join(t.dir, 'b.tar'), '-C', t.dir, 'README.txt']);
+    assert.equal(classifyFile(join(t.dir, 'b.tar')), 'not-image', 'a tar without a descriptor is no OVA');
   } finally {
     t.cleanup();
   }

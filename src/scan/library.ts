@@ -8,14 +8,14 @@
  * linked clones) and are scanned too.
  */
 import { lstatSync, readdirSync, realpathSync, type Dirent } from 'node:fs';
-import { isAbsolute, join, relative, sep } from 'node:path';
-import { detectFormat } from '../disk/open.js';
+import { basename, join } from 'node:path';
+import { detectFormat, isInside } from '../disk/open.js';
 import { readPartitions } from '../disk/partition/index.js';
 import { RawDevice } from '../disk/raw.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { probeContent } from '../fs/probe.js';
 import { FileSource } from '../source/file.js';
-import { applianceKind } from './appliance.js';
+import { applianceKind, tarHasDescriptor } from './appliance.js';
 
 /** Limits of a directory walk. */
 export interface DiscoverOptions {
@@ -52,7 +52,9 @@ export function classifyFile(path: string): FileKind {
   const src = new FileSource(path);
   try {
     if (src.size === 0) return 'not-image';
-    if (applianceKind(path) !== undefined) return 'appliance';
+    const kind = applianceKind(path);
+    if (kind === 'ovf' || (kind === 'ova' && tarHasDescriptor(path))) return 'appliance';
+    if (kind === 'ova') return 'not-image'; // a tar archive without an OVF descriptor: a backup, say
     if (detectFormat(src) !== 'raw') return 'image';
     if (src.size < 1024) return 'not-image';
     const dev = new RawDevice(src);
@@ -67,11 +69,6 @@ export function classifyFile(path: string): FileKind {
   } finally {
     src.close();
   }
-}
-
-function inside(dir: string, path: string): boolean {
-  const rel = relative(dir, path);
-  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
 }
 
 /**
@@ -89,7 +86,9 @@ export function discoverImages(dir: string, opts: DiscoverOptions = {}): Discove
     throw new HyperwardError('E_NOT_FOUND', `cannot open directory: ${(e as Error).message}`, { file: dir });
   }
   const out: Discovery = { root: dir, images: [], skipped: [] };
-  const seen = new Set<string>();
+  const seen = new Map<string, string>();
+  const rootStat = lstatSync(realRoot);
+  seen.set(`${rootStat.dev}:${rootStat.ino}`, dir);
   // Symbolic links are followed after everything else, so an image is listed under its own name, not a link's.
   const links: Array<{ path: string; depth: number }> = [];
   let entries = 0;
@@ -102,11 +101,16 @@ export function discoverImages(dir: string, opts: DiscoverOptions = {}): Discove
       return;
     }
     const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) return; // a hard link or a symbolic link to something already listed
-    seen.add(id);
+    const first = seen.get(id);
+    if (first !== undefined) {
+      // A hard link or a symbolic link to something already listed: scanned once, under its first name.
+      if (!st.isDirectory()) out.skipped.push({ path: p, reason: `same file as ${first}` });
+      return;
+    }
+    seen.set(id, p);
     if (st.isDirectory()) {
       if (depth >= maxDepth) out.skipped.push({ path: p, reason: `deeper than ${maxDepth} levels` });
-      else walk(p, depth + 1);
+      else walk(real, depth + 1);
       return;
     }
     if (!st.isFile()) {
@@ -114,8 +118,8 @@ export function discoverImages(dir: string, opts: DiscoverOptions = {}): Discove
       return;
     }
     try {
-      if (classifyFile(p) === 'not-image') out.skipped.push({ path: p, reason: 'not a disk image' });
-      else out.images.push(p);
+      if (classifyFile(real) === 'not-image') out.skipped.push({ path: p, reason: 'not a disk image' });
+      else out.images.push(real);
     } catch (e) {
       if (!isHyperwardError(e)) throw e;
       out.skipped.push({ path: p, reason: e.message });
@@ -150,10 +154,12 @@ export function discoverImages(dir: string, opts: DiscoverOptions = {}): Discove
       out.skipped.push({ path: p, reason: 'dangling symbolic link' });
       continue;
     }
-    if (!inside(realRoot, real)) {
+    if (!isInside(realRoot, real)) {
       out.skipped.push({ path: p, reason: `symbolic link to ${real}, outside ${dir}` });
       continue;
     }
+    // Scanned by its resolved path, not the link's: a link retargeted between discovery and the scan cannot lead
+    // outside the directory.
     visit(p, real, depth);
   }
   out.images.sort();
@@ -161,12 +167,27 @@ export function discoverImages(dir: string, opts: DiscoverOptions = {}): Discove
 }
 
 /**
- * Leaves out of `images` those that are parts of another one: given each image's component files (files it reads
- * that are not images of their own, such as VMDK extents and the disks of an OVF descriptor), by real path.
+ * Whether an image found in a library may be left to the image that reads it (`owner`) rather than scanned on its
+ * own: the disks an OVF descriptor names (the appliance scans each whole), and extents named as VMware names a
+ * descriptor's extents (`web01-flat.vmdk`, `web01-s001.vmdk` for `web01.vmdk`). Anything else a descriptor names is
+ * scanned on its own too: a hostile descriptor naming a few bytes of another image must not hide that image.
+ */
+export function foldsInto(component: string, owner: string): boolean {
+  if (applianceKind(owner) === 'ovf') return true;
+  const base = basename(owner).replace(/\.vmdk$/i, '');
+  const name = basename(component);
+  return /\.vmdk$/i.test(owner) && /\.vmdk$/i.test(name) && name.startsWith(`${base}-`);
+}
+
+/**
+ * Leaves out of `images` those that are parts of another one (`foldsInto`), given each image's component files
+ * (files it reads that are not images of their own, such as VMDK extents and the disks of an OVF descriptor), by
+ * real path. `ownerOf` tells the owner of any component, folded or not.
  */
 export function withoutComponents(
   images: readonly string[],
   componentsOf: (image: string) => readonly string[],
+  mayFold: (component: string, owner: string) => boolean = foldsInto,
 ): { images: string[]; components: SkippedFile[]; ownerOf: (path: string) => string | undefined } {
   const real = (p: string): string => {
     try {
@@ -187,8 +208,9 @@ export function withoutComponents(
   const components: SkippedFile[] = [];
   for (const img of images) {
     const by = owner.get(real(img));
-    if (by !== undefined && !owner.has(real(by))) components.push({ path: img, reason: `part of ${by}` });
-    else kept.push(img);
+    if (by !== undefined && !owner.has(real(by)) && mayFold(img, by)) {
+      components.push({ path: img, reason: `part of ${by}` });
+    } else kept.push(img);
   }
   return { images: kept, components, ownerOf: (p) => owner.get(real(p)) };
 }

@@ -15,17 +15,22 @@
  * recently used are dropped beyond a size budget.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deserialize, serialize } from 'node:v8';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
+import { userCacheDir } from '../cache-dir.js';
 import { HyperwardError } from '../errors.js';
 import { VERSION } from '../version.js';
 
-/** Bump when what a scan finds changes for the same image (a new inspector, a fixed parser). */
-export const ANALYZER_REVISION = 1;
+/**
+ * Bump when what a scan finds changes for the same image (a new inspector, a fixed parser). Keys also carry a
+ * digest of the analyzer's own code (`codeDigest`), so a changed build never serves another build's results even
+ * when this is forgotten.
+ */
+export const ANALYZER_REVISION = 2;
 /** Largest entry, serialized; bigger results are not cached (and a stored one that inflates past it is a miss). */
 const MAX_ENTRY_BYTES = 256 * 1024 * 1024;
 /** Default size budget of the whole cache (compressed bytes). */
@@ -67,13 +72,43 @@ function fileIdentity(path: string): string {
  * @param metadataDigest a digest of the bytes read while opening the image
  * @param options every option that changes what a scan of this image finds, as a JSON-able value
  */
-export function imageFingerprint(files: readonly string[], metadataDigest: string, options: unknown): string {
+export function imageFingerprint(
+  files: readonly string[],
+  metadataDigest: string,
+  options: unknown,
+  code = '',
+): string {
   const h = createHash('sha256');
-  h.update(`hyperward ${VERSION} r${ANALYZER_REVISION} v8 ${process.versions.v8}\n`);
+  h.update(`hyperward ${VERSION} r${ANALYZER_REVISION} v8 ${process.versions.v8} code ${code}\n`);
   h.update(JSON.stringify(options ?? null) + '\n');
   h.update(metadataDigest + '\n');
   for (const f of files) h.update(`${f}\n${fileIdentity(f)}\n`);
   return h.digest('hex');
+}
+
+/**
+ * A digest of the code that analyses images: every JavaScript file of the bundle this module was built into (the
+ * CLI's `dist/cli/`), or, run from sources or the per-file build, every module of the source tree it belongs to
+ * (tests excluded). A few milliseconds, once per run that uses the cache.
+ */
+export function codeDigest(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const bundled = existsSync(join(here, 'image-worker.js')) && existsSync(join(here, 'main.js'));
+  const root = bundled ? here : dirname(here);
+  const files: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory() && !bundled && depth < 8) walk(p, depth + 1);
+      else if (e.isFile() && /\.(?:[cm]?js|ts|json)$/.test(e.name) && !/\.test\.|\.d\.ts$/.test(e.name)) {
+        files.push(p);
+      }
+    }
+  };
+  walk(root, 0);
+  const h = createHash('sha256');
+  for (const f of files.sort()) h.update(`${relative(root, f)}\n`).update(readFileSync(f));
+  return h.digest('hex').slice(0, 32);
 }
 
 export interface ScanCacheOptions {
@@ -114,9 +149,7 @@ export class ScanCache {
   static defaultPath(env: NodeJS.ProcessEnv = process.env): string {
     const explicit = env.HYPERWARD_SCAN_CACHE;
     if (explicit !== undefined && explicit !== '') return explicit;
-    const xdg = env.XDG_CACHE_HOME;
-    const cache = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache');
-    return join(cache, 'hyperward', 'scan-cache.db');
+    return join(userCacheDir(env), 'scan-cache.db');
   }
 
   /**
@@ -169,9 +202,12 @@ export class ScanCache {
     }
   }
 
-  /** The key of an image in this cache: `imageFingerprint`. */
+  private code: string | undefined;
+
+  /** The key of an image in this cache: `imageFingerprint` with the digest of the code that runs. */
   key(files: readonly string[], metadataDigest: string, options: unknown): string {
-    return imageFingerprint(files, metadataDigest, options);
+    this.code ??= codeDigest();
+    return imageFingerprint(files, metadataDigest, options, this.code);
   }
 
   /** The value stored under `key`, or undefined (a miss, or an entry that no longer decodes). */

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { HyperwardError } from '../errors.js';
 
 /** Counters shared by every file a scan opens, so benchmarks and `--stats` can tell how much was read. */
@@ -30,7 +30,8 @@ export class FileSource {
     this.path = path;
     this.stats = stats;
     try {
-      this.fd = openSync(path, constants.O_RDONLY);
+      // Non-blocking, so a FIFO named by mistake (or swapped in) is refused below instead of hanging the open.
+      this.fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new HyperwardError(
@@ -46,7 +47,7 @@ export class FileSource {
       this.fd = undefined;
       throw new HyperwardError('E_USAGE', 'not a regular file or block device', { file: path });
     }
-    this.size = st.size;
+    this.size = st.isBlockDevice() ? blockDeviceSize(st.rdev, path) : st.size;
     this.dev = st.dev;
     this.ino = st.ino;
     this.mtimeMs = st.mtimeMs;
@@ -109,6 +110,32 @@ export class FileSource {
       this.fd = undefined;
     }
   }
+}
+
+/**
+ * The size of a block device in bytes, from sysfs (`fstat` says 0 for block devices): `/sys/dev/block/MAJ:MIN/size`
+ * counts 512-byte sectors whatever the device's logical block size.
+ * @throws HyperwardError E_IO naming the device when sysfs does not say
+ */
+export function blockDeviceSize(rdev: number, path: string): number {
+  const major = Math.floor(rdev / 256) % 4096;
+  const minor = (rdev % 256) + Math.floor(rdev / 1048576) * 256;
+  const sys = `/sys/dev/block/${major}:${minor}/size`;
+  let text: string;
+  try {
+    text = readFileSync(sys, 'utf8');
+  } catch (e) {
+    throw new HyperwardError('E_IO', `block device size unknown (${sys}: ${(e as Error).message})`, {
+      file: path,
+    });
+  }
+  const sectors = Number(text.trim());
+  if (!Number.isSafeInteger(sectors) || sectors < 0 || sectors * 512 > Number.MAX_SAFE_INTEGER) {
+    throw new HyperwardError('E_IO', `block device size unreadable (${sys}: ${text.trim().slice(0, 40)})`, {
+      file: path,
+    });
+  }
+  return sectors * 512;
 }
 
 /**

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { isHyperwardError } from '../errors.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
-import { readPool, volumePaths } from './virsh-pool.js';
+import { readPool, remoteHost, volumePaths } from './virsh-pool.js';
 
 /** A libvirt test-driver node with one directory pool holding real image files. */
 function node(dir: string): string {
@@ -49,6 +49,21 @@ test('reads the volumes of a storage pool through the real virsh (test driver), 
   } finally {
     t.cleanup();
   }
+});
+
+test('a remote connection is refused: its volume paths are not files of this machine', async () => {
+  assert.equal(remoteHost('qemu:///system'), undefined);
+  assert.equal(remoteHost('test:///tmp/node.xml'), undefined);
+  assert.equal(remoteHost('qemu+ssh://root@kvm01:2222/system'), 'kvm01');
+  assert.equal(remoteHost('qemu+tls://kvm02.example.org/system'), 'kvm02.example.org');
+  await assert.rejects(
+    readPool({
+      uri: 'qemu+ssh://kvm01/system',
+      pool: 'default',
+      exec: () => Promise.reject(new Error('ran')),
+    }),
+    (e: unknown) => isHyperwardError(e) && e.code === 'E_USAGE' && /remote/.test(e.message),
+  );
 });
 
 test('volumePaths: a path is read from the target directory on, whatever the name holds', () => {

@@ -67,6 +67,12 @@ export async function readPool(opts: PoolOptions): Promise<PoolInventory> {
   if (!SAFE_NAME.test(uri) || uri.startsWith('-')) {
     throw new HyperwardError('E_USAGE', `invalid libvirt URI ${JSON.stringify(uri.slice(0, 100))}`);
   }
+  if (remoteHost(uri) !== undefined) {
+    throw new HyperwardError(
+      'E_USAGE',
+      `${uri} is a remote libvirt connection: its volumes are files of ${remoteHost(uri)}, not of this machine; run hyperward there`,
+    );
+  }
   if (!SAFE_NAME.test(pool) || pool.startsWith('-')) {
     throw new HyperwardError('E_USAGE', `invalid storage pool name ${JSON.stringify(pool.slice(0, 100))}`);
   }
@@ -117,6 +123,17 @@ export async function readPool(opts: PoolOptions): Promise<PoolInventory> {
     }
   }
   return out;
+}
+
+/**
+ * The host of a libvirt URI that names one (`qemu+ssh://kvm01/system`, `qemu://kvm01/system`); undefined for a
+ * local connection (`qemu:///system`, `test:///default`) and for text that is not a URI.
+ */
+export function remoteHost(uri: string): string | undefined {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(uri);
+  if (!m) return undefined;
+  const host = m[1]!.replace(/^[^@]*@/, '').replace(/:\d*$/, '');
+  return host === '' || host === 'localhost' ? undefined : host;
 }
 
 /**

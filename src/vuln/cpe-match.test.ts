@@ -38,6 +38,19 @@ describe('compareDottedVersions', () => {
       ['9.0.0.M9', '9.0.0.M10'],
       ['1.0a', '1.0b'],
       ['99999999999999999999998', '99999999999999999999999'],
+      // Letters after a release are post-releases: OpenSSL, OpenSSH, updates, revisions, service packs.
+      ['1.0.2', '1.0.2k'],
+      ['1.0.2k', '1.0.2u'],
+      ['0.9.8', '0.9.8a'],
+      ['7.4', '7.4p1'],
+      ['7.0', '7.0u3'],
+      ['2.0', '2.0-sp1'],
+      // Pre-releases come before their release, whatever they are spelled.
+      ['1.0a1', '1.0'],
+      ['2.0-beta', '2.0'],
+      ['2.0-beta', '2.0-sp1'],
+      ['9.0.0.M9', '9.0.0'],
+      ['1.0a1', '1.0a'],
     ];
     for (const [a, b] of lt) {
       assert.equal(compareDottedVersions(a, b), -1, `${a} < ${b}`);

@@ -20,10 +20,13 @@
  *
  * The version order (`compareDottedVersions`), generic because NVD versions follow no one scheme: a version is
  * cut into runs of digits and runs of letters, everything else separating them (`8.0.36` → 8 0 36, `7.0u3` → 7 0
- * u 3, `2.4.58-r1` → 2 4 58 r 1). Runs are compared in order: two numbers by value (any length, leading zeros
- * ignored), two words case-insensitively by code point, and a word sorts before a number (`1.0.rc1` < `1.0.0`).
- * When one version runs out, a number left on the other makes it the greater unless it and all after it are
- * zeros (`8.0` = `8.0.0` < `8.0.1`), and a word left makes it the smaller (`8.0.0` > `8.0.0rc1`). Versions longer
+ * u 3, `2.4.58-r1` → 2 4 58 r 1). A word is a pre-release (`alpha`, `beta`, `rc`, `pre`, `preview`, `dev`,
+ * `milestone`, `snapshot`, `ea`, `cr`, and `a`/`b`/`c`/`m` followed by a number) or else a post-release (OpenSSL's
+ * `1.0.2k`, OpenSSH's `7.4p1`, `u3`, `r1`, `sp1`). Runs are compared in order: two numbers by value (any length,
+ * leading zeros ignored), a pre-release word before a post-release one, two words of a kind case-insensitively by
+ * code point, and a word before a number (`1.0.rc1` < `1.0.0`). When one version runs out, a number left on the
+ * other makes it the greater unless it and all after it are zeros (`8.0` = `8.0.0` < `8.0.1`), a pre-release word
+ * left makes it the smaller (`8.0.0rc1` < `8.0.0`) and a post-release word the greater (`1.0.2k` > `1.0.2`). Versions longer
  * than `MAX_VERSION_LENGTH` or with more than `MAX_VERSION_RUNS` runs are not compared (the entry is skipped and
  * reported).
  */
@@ -100,8 +103,16 @@ export function parseCpe23(s: string): CpeName | undefined {
   return { part, vendor, product, version, update, edition, language, swEdition, targetSw, targetHw, other };
 }
 
-/** A version cut into runs: numbers as digit strings without leading zeros, words lower-cased. */
-type Runs = Array<{ num: boolean; text: string }>;
+/**
+ * A version cut into runs: numbers as digit strings without leading zeros, words lower-cased and told apart as
+ * pre-releases (before the version they follow) or post-releases (after it).
+ */
+type Runs = Array<{ num: boolean; text: string; pre?: boolean }>;
+
+/** Words that mark a pre-release wherever they stand. */
+const PRE_WORDS = /^(?:alpha|beta|rc|pre|preview|dev|milestone|snapshot|ea|cr)$/;
+/** Single letters that mark a pre-release when a number follows (`1.0a1`, `2.0b2`, `9.0m3`, `3.0c1`). */
+const PRE_LETTERS = /^[abcm]$/;
 
 function runsOf(v: string): Runs | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_VERSION_LENGTH) return undefined;
@@ -112,6 +123,10 @@ function runsOf(v: string): Runs | undefined {
     if (m[1] !== undefined) out.push({ num: true, text: m[1].replace(/^0+(?=\d)/, '') });
     else out.push({ num: false, text: m[2]!.toLowerCase() });
   }
+  // Any other word is a post-release: OpenSSL's `1.0.2k`, OpenSSH's `7.4p1`, `7.0u3`, `2.4.58-r1`, `sp1`.
+  out.forEach((r, i) => {
+    if (!r.num) r.pre = PRE_WORDS.test(r.text) || (PRE_LETTERS.test(r.text) && out[i + 1]?.num === true);
+  });
   return out.length > 0 ? out : undefined;
 }
 
@@ -141,13 +156,15 @@ export function compareDottedVersions(a: string, b: string): -1 | 0 | 1 | undefi
     const p = x[i]!;
     const q = y[i]!;
     if (p.num !== q.num) return p.num ? 1 : -1;
+    if (!p.num && p.pre !== q.pre) return p.pre ? -1 : 1;
     const c = p.num ? compareNum(p.text, q.text) : p.text < q.text ? -1 : p.text > q.text ? 1 : 0;
     if (c !== 0) return c < 0 ? -1 : 1;
   }
   const rest = (r: Runs, sign: 1 | -1): -1 | 0 | 1 => {
     for (let i = n; i < r.length; i++) {
       const t = r[i]!;
-      if (!t.num) return sign === 1 ? -1 : 1;
+      // A pre-release word left over makes its version the smaller, a post-release word the greater.
+      if (!t.num) return t.pre === true ? (sign === 1 ? -1 : 1) : sign;
       if (t.text !== '0') return sign;
     }
     return 0;

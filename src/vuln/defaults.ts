@@ -2,8 +2,8 @@
  * Defaults the command line shows in its help. Kept apart from the matcher, so that building the command tree
  * does not load the advisory database and its native module.
  */
-import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
+import { userCacheDir } from '../cache-dir.js';
 
 /** Days after the last import beyond which a scan warns that the advisory database is stale. */
 export const DEFAULT_DB_MAX_AGE_DAYS = 7;
@@ -12,9 +12,7 @@ export const DEFAULT_DB_MAX_AGE_DAYS = 7;
 export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
   const explicit = env.HYPERWARD_DB;
   if (explicit !== undefined && explicit !== '') return explicit;
-  const xdg = env.XDG_CACHE_HOME;
-  const cache = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache');
-  return join(cache, 'hyperward', 'advisories.db');
+  return join(userCacheDir(env), 'advisories.db');
 }
 
 /** What to do when there is no database. */
