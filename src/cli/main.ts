@@ -74,6 +74,11 @@ export function buildProgram(): Command {
       intArg('--concurrency'),
     )
     .option(
+      '--image-timeout <seconds>',
+      'with several images at once, fail an image that takes longer than this (default 600)',
+      intArg('--image-timeout'),
+    )
+    .option(
       '--cache <file>',
       'scan cache: unchanged images are not read again (default: $HYPERWARD_SCAN_CACHE, else ~/.cache/hyperward/scan-cache.db)',
     )
@@ -392,6 +397,7 @@ export interface ScanImageOpts extends VulnCliOpts {
   baselineKey?: string;
   trustedRoots?: string;
   concurrency?: number;
+  imageTimeout?: number;
   /** A file, or false with `--no-cache`. */
   cache: string | boolean;
   connect: string;

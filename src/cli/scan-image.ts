@@ -141,6 +141,7 @@ export async function runScanImage(args: string[], o: ScanImageOpts): Promise<nu
     onDone: (done, _total, path) => progress.update(done, path),
   };
   if (o.concurrency !== undefined) batch.concurrency = Math.max(1, o.concurrency);
+  if (o.imageTimeout !== undefined) batch.imageTimeoutMs = Math.max(1, o.imageTimeout) * 1000;
   if (cache) batch.cache = cache;
   if (o.verifyFiles && targets.images.length === 1) {
     const bar = new Progress(`verifying files of ${targets.images[0]}`, 1, o.quiet);

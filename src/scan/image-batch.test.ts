@@ -93,3 +93,22 @@ test('block devices and files written in the last seconds are scanned but never 
     t.cleanup();
   }
 });
+
+test('an image that takes longer than the time limit fails alone; its worker is replaced', async () => {
+  // Workers need far longer than 5 ms to start: both images time out, and the batch still ends.
+  const b = await scanImageBatch([images[0]!, images[1]!, images[2]!], {
+    concurrency: 2,
+    now: NOW,
+    imageTimeoutMs: 5,
+  });
+  assert.deepEqual(
+    b.results.map((r) => r.error?.message.replace(/^.*: /, '')),
+    ['timed out after 0.005 s', 'timed out after 0.005 s', 'timed out after 0.005 s'],
+  );
+  const ok = await scanImageBatch([images[0]!, images[1]!], {
+    concurrency: 2,
+    now: NOW,
+    imageTimeoutMs: 600_000,
+  });
+  assert.ok(ok.results.every((r) => r.error === undefined && r.packages.length > 0));
+});

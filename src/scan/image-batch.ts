@@ -47,6 +47,11 @@ export interface BatchOptions {
   cache?: ScanCache;
   /** Bytes read by every image, cached lookups included. */
   stats?: ReadStats;
+  /**
+   * Longest one image may take in a worker before it fails (`timed out`) and its worker is replaced; default
+   * `DEFAULT_IMAGE_TIMEOUT_MS`. Images scanned in this thread (`concurrency` 1) run to the end.
+   */
+  imageTimeoutMs?: number;
   /** Called as each image is done, in completion order. */
   onDone?: (done: number, total: number, path: string, cached: boolean) => void;
 }
@@ -62,6 +67,8 @@ export interface BatchResult {
 
 /** Worker heap limit, so one hostile image cannot take the machine's memory. */
 const WORKER_HEAP_MB = 2048;
+/** Default per-image time limit in a worker: 10 minutes (`--verify-files` on a large image reads a lot). */
+export const DEFAULT_IMAGE_TIMEOUT_MS = 10 * 60 * 1000;
 /** Most worker threads, whatever `-j` says (each may take `WORKER_HEAP_MB`). */
 export const MAX_WORKERS = 16;
 /** Files modified this recently are not cached (see `imageKeyParts`). */
@@ -192,7 +199,9 @@ export async function scanImageBatch(paths: readonly string[], o: BatchOptions =
         value = inspectImage(paths[i]!, opts);
       } catch (e) {
         // A bug met on one image fails that image, as it would in a worker; the others are still scanned.
-        value = { result: crashed(paths[i]!, `the scan failed: ${e instanceof Error ? e.message : String(e)}`) };
+        value = {
+          result: crashed(paths[i]!, `the scan failed: ${e instanceof Error ? e.message : String(e)}`),
+        };
       }
       store(i, value);
       finish(i, value, false);
@@ -208,6 +217,7 @@ export async function scanImageBatch(paths: readonly string[], o: BatchOptions =
         store(i, value);
         finish(i, value, false);
       },
+      o.imageTimeoutMs ?? DEFAULT_IMAGE_TIMEOUT_MS,
     );
   }
 
@@ -236,31 +246,41 @@ function runInWorkers(
   mount: BatchMountOptions,
   stats: ReadStats,
   onResult: (i: number, value: InspectedImage) => void,
+  timeoutMs: number,
 ): Promise<void> {
   return new Promise((resolve) => {
     let next = 0;
     let running = 0;
-    const assign = (w: Worker, state: { current?: number }): boolean => {
-      if (next >= indexes.length) return false;
-      const i = indexes[next++]!;
-      state.current = i;
-      const req: WorkerRequest = { id: i, path: pathOf(i), mount };
-      w.postMessage(req);
-      return true;
-    };
+    interface State {
+      current?: number;
+      timer?: NodeJS.Timeout;
+    }
     const launch = (): void => {
       const w = startWorker();
-      const state: { current?: number } = {};
+      const state: State = {};
       running++;
       let ended = false;
+      const assign = (): boolean => {
+        if (next >= indexes.length) return false;
+        const i = indexes[next++]!;
+        state.current = i;
+        const req: WorkerRequest = { id: i, path: pathOf(i), mount };
+        w.postMessage(req);
+        // The watchdog: an image that takes too long (a hang on hostile input) fails alone, its worker replaced.
+        state.timer = setTimeout(() => fail(`timed out after ${timeoutMs / 1000} s`), timeoutMs);
+        return true;
+      };
       const end = (): void => {
         if (ended) return;
         ended = true;
+        clearTimeout(state.timer);
         running--;
         void w.terminate();
         if (running === 0 && next >= indexes.length) resolve();
       };
       w.on('message', (reply: WorkerReply) => {
+        if (ended) return;
+        clearTimeout(state.timer);
         stats.bytesRead += reply.stats.bytesRead;
         stats.reads += reply.stats.reads;
         state.current = undefined;
@@ -268,7 +288,7 @@ function runInWorkers(
           reply.id,
           reply.inspected ?? { result: crashed(pathOf(reply.id), `the scan failed: ${reply.crash}`) },
         );
-        if (!assign(w, state)) end();
+        if (!assign()) end();
       });
       const fail = (why: string): void => {
         if (ended) return;
@@ -283,7 +303,7 @@ function runInWorkers(
       };
       w.on('error', (e) => fail(`the scan failed: ${e.message}`));
       w.on('exit', (code) => fail(`the scan's worker exited (code ${code})`));
-      if (!assign(w, state)) end();
+      if (!assign()) end();
     };
     for (let k = 0; k < n; k++) launch();
     if (n === 0) resolve();
