@@ -37,6 +37,16 @@ export interface DeviceInfo {
   [key: string]: unknown;
 }
 
+/**
+ * The files a device reads that are its own, not its backing chain's: the image itself and its extents (a backing
+ * file is an image of its own, the template of its clones).
+ */
+export function ownFiles(info: DeviceInfo): string[] {
+  const chain = new Set<string>();
+  for (let b = info.backing; b !== undefined; b = b.backing) b.files.forEach((f) => chain.add(f));
+  return info.files.filter((f) => !chain.has(f));
+}
+
 /** Options every container opener receives. */
 export interface OpenOptions {
   /** Allow backing files (and VMDK extents) outside the directory of the image the user named. */

@@ -25,7 +25,7 @@ import { openOva, type Ova, type OpenOvaOptions } from '../appliance/ova.js';
 import type { OvfEnvelope } from '../appliance/ovf.js';
 import type { OpenImageOptions } from '../disk/open.js';
 import { looksLikeTar, parseTarHeader, TAR_BLOCK } from '../disk/tar.js';
-import type { BlockDevice } from '../disk/types.js';
+import { ownFiles, type BlockDevice } from '../disk/types.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { fingerprint, type Finding, type Severity } from '../model/finding.js';
 import type {
@@ -349,9 +349,7 @@ export function applianceComponents(path: string, opts: OpenImageOptions = {}): 
         ...(opts.allowOutside !== undefined ? { allowOutside: opts.allowOutside } : {}),
       });
       try {
-        const chain = new Set<string>();
-        for (let b = dev.info.backing; b !== undefined; b = b.backing) b.files.forEach((f) => chain.add(f));
-        for (const f of dev.info.files) if (!chain.has(f)) out.add(f);
+        for (const f of ownFiles(dev.info)) out.add(f);
       } finally {
         dev.close();
       }

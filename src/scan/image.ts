@@ -1,6 +1,6 @@
 import { openImage, type OpenImageOptions } from '../disk/open.js';
 import { readPartitions } from '../disk/partition/index.js';
-import type { BlockDevice } from '../disk/types.js';
+import { ownFiles, type BlockDevice } from '../disk/types.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import { readLvm } from '../disk/lvm.js';
 import { listBtrfsSubvolumes, openBtrfs } from '../fs/btrfs.js';
@@ -550,9 +550,7 @@ export function imageComponents(path: string, opts: OpenImageOptions = {}): stri
     throw e;
   }
   try {
-    const chain = new Set<string>();
-    for (let b = dev.info.backing; b !== undefined; b = b.backing) b.files.forEach((f) => chain.add(f));
-    return dev.info.files.filter((f) => !chain.has(f));
+    return ownFiles(dev.info);
   } finally {
     dev.close();
   }
