@@ -44,6 +44,8 @@ export const MAX_CPE_LENGTH = 1024;
 /** Candidates per `matchCpes` call, and stored entries read per (vendor, product). */
 export const MAX_CANDIDATES = 256;
 export const MAX_ENTRIES_PER_PRODUCT = 100_000;
+/** Most notes one `matchCpes` call returns. */
+const MAX_NOTES = 200;
 
 /** The attributes of a CPE 2.3 formatted string, still bound (escaped) as written. */
 export interface CpeName {
@@ -393,19 +395,25 @@ export function matchCpes(
 ): CpeMatchResult {
   const findings: CpeFinding[] = [];
   const notes: string[] = [];
+  // At most MAX_NOTES, counted as they come: a hostile record set cannot grow the list without bound.
+  let dropped = 0;
+  const note = (n: string): void => {
+    if (notes.length < MAX_NOTES) notes.push(n);
+    else dropped++;
+  };
   const seen = new Set<string>();
   const score = opts.score ?? defaultScore();
   if (candidates.length > MAX_CANDIDATES) {
-    notes.push(`only the first ${MAX_CANDIDATES} of ${candidates.length} CPE candidates matched`);
+    note(`only the first ${MAX_CANDIDATES} of ${candidates.length} CPE candidates matched`);
   }
   for (const cand of candidates.slice(0, MAX_CANDIDATES)) {
     const name = parseCpe23(cand.cpe);
     if (!name) {
-      notes.push(`'${String(cand.cpe).slice(0, 120)}' is not a CPE 2.3 formatted string; not matched`);
+      note(`'${String(cand.cpe).slice(0, 120)}' is not a CPE 2.3 formatted string; not matched`);
       continue;
     }
     if (name.version === '*' || name.version === '-') {
-      notes.push(`${cand.cpe}: no version, not matched`);
+      note(`${cand.cpe}: no version, not matched`);
       continue;
     }
     for (const { record, entry } of db.cpeLookup(name.vendor, name.product)) {
@@ -413,7 +421,7 @@ export function matchCpes(
       if (name.part !== '*' && entry.part !== '*' && entry.part !== name.part) continue;
       const ok = entryApplies(entry, name.version);
       if (ok === 'incomparable') {
-        notes.push(`${record.id} (${entry.criteria}): versions cannot be compared with ${name.version}`);
+        note(`${record.id} (${entry.criteria}): versions cannot be compared with ${name.version}`);
         continue;
       }
       if (!ok) continue;
@@ -423,7 +431,8 @@ export function matchCpes(
       findings.push(cpeFinding(cand, unescape(name.version), record, entry, score, opts.target));
     }
   }
-  return { findings, notes: notes.slice(0, 200) };
+  if (dropped > 0) notes.push(`${dropped} more notes left out`);
+  return { findings, notes };
 }
 
 /** `scoreVector` memoised for one call. */
