@@ -67,3 +67,14 @@ export {
 export { endOfLife } from './inspect/eol.js';
 export { readClamAv } from './inspect/clamav.js';
 export { readPackageActivity, stalenessFindings } from './inspect/staleness.js';
+export { inspectImage, judgeImage, mountDevice, imageComponents, type InspectedImage } from './scan/image.js';
+export { scanImageBatch, type BatchOptions, type BatchResult } from './scan/image-batch.js';
+export { discoverImages, withoutComponents, classifyFile, type Discovery } from './scan/library.js';
+export { ScanCache, imageFingerprint } from './scan/scan-cache.js';
+export { readPool, type PoolInventory, type PoolVolume } from './source/virsh-pool.js';
+export { openOva, type Ova, type OpenOvaOptions } from './appliance/ova.js';
+export { parseOvf, type OvfEnvelope } from './appliance/ovf.js';
+export { cpeCandidates, applianceCpeCandidates, type CpeCandidate } from './appliance/cpe.js';
+export type { ApplianceInfo, ApplianceCpe } from './model/inventory.js';
+export type { LibrarySummary } from './model/report.js';
+export { matchCpes, compareDottedVersions, parseCpe23, type CpeFinding } from './vuln/cpe-match.js';
