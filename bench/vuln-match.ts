@@ -41,7 +41,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -54,6 +54,20 @@ import { AdvisoryDb } from '../src/vuln/db/store.js';
 import { matchInventory } from '../src/vuln/match.js';
 import { repoRoot } from '../test/fixtures/build.js';
 import { log, writeFileAtomic } from '../test/fixtures/tools.js';
+import {
+  benchCommand,
+  cell,
+  fmtMiB,
+  fmtS,
+  machineFacts,
+  median,
+  npmVersion,
+  runMain,
+  toolVersion,
+  updateDoc,
+  writeResults,
+  type MachineFacts,
+} from './common.js';
 import { prng, rngFrom, type Rng } from './rng.js';
 
 const WHO = 'bench:vuln';
@@ -1702,6 +1716,15 @@ function findingDigest(findings: readonly Finding[]): string {
   return createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
+/**
+ * SHA-256 over the findings' JSON exactly as the matcher returned them, in order: every run must give the same
+ * bytes, and a change to the matcher that must not change its output can be checked against the figure of an
+ * earlier run (it is in the table's notes).
+ */
+function jsonDigest(findings: readonly Finding[]): string {
+  return createHash('sha256').update(JSON.stringify(findings)).digest('hex');
+}
+
 /** The (package, vulnerability) pairs of a list of findings. */
 function pairsOf(findings: readonly Finding[]): Set<string> {
   return new Set(findings.map((f) => `${f.vulnerability?.package.name ?? ''}\0${f.checkId}`));
@@ -1809,23 +1832,10 @@ interface CliPair {
 // ---------------------------------------------------------------------------------------------------------------
 // Reporting.
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function machineFacts(loadAtStart: number): Record<string, string | number> {
-  const version = (pkg: string): string => {
-    try {
-      const j = JSON.parse(readFileSync(join(repoRoot(), 'node_modules', pkg, 'package.json'), 'utf8')) as {
-        version?: string;
-      };
-      return j.version ?? 'unknown';
-    } catch {
-      return 'unknown';
-    }
-  };
+/** The machine's facts and this benchmark's own: library and tool versions, the load when the run started. */
+function vulnMachineFacts(
+  loadAtStart: number,
+): MachineFacts & Record<'betterSqlite3' | 'sqlite' | 'dpkg', string> & { loadStart: number } {
   let sqlite = 'unknown';
   try {
     const mem = new Database(':memory:');
@@ -1834,21 +1844,12 @@ function machineFacts(loadAtStart: number): Record<string, string | number> {
   } catch {
     // reported as unknown
   }
-  const dpkg = spawnSync('dpkg', ['--version'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '';
-  return {
-    date: new Date().toISOString(),
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    betterSqlite3: version('better-sqlite3'),
+  return machineFacts({
+    betterSqlite3: npmVersion('better-sqlite3'),
     sqlite,
-    dpkg: /version (\S+)/.exec(dpkg)?.[1] ?? 'unknown',
-    /** 1-minute load average when the run started and when it ended: other work on the machine shows here. */
+    dpkg: /version (\S+)/.exec(toolVersion('dpkg', ['--version']))?.[1] ?? 'unknown',
     loadStart: Math.round(loadAtStart * 100) / 100,
-    loadEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-  };
+  });
 }
 
 interface Row {
@@ -1859,16 +1860,12 @@ interface Row {
   note: string;
 }
 
-const fmtS = (s: number): string => (Number.isNaN(s) ? '—' : s < 10 ? s.toFixed(3) : s.toFixed(1));
 const fmtMs = (s: number): string => (Number.isNaN(s) ? '—' : (s * 1000).toFixed(s < 0.01 ? 2 : 1));
-const fmtMiB = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
-/** A note fit for one table cell. */
-const cell = (s: string): string => s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').slice(0, 200);
-const checked = (r: Row): string => (r.correct ? cell(r.note) : `WRONG: ${cell(r.note)}`);
+const checked = (r: Row): string => (r.correct ? cell(r.note, 200) : `WRONG: ${cell(r.note, 200)}`);
 const minOf = (xs: readonly number[]): number => (xs.length === 0 ? NaN : Math.min(...xs));
 
 interface Report {
-  facts: Record<string, string | number>;
+  facts: ReturnType<typeof vulnMachineFacts>;
   o: Options;
   command: string;
   corpus: Corpus;
@@ -1879,7 +1876,14 @@ interface Report {
   sum: number[];
   ratios: number[];
   cli: CliPair[];
-  findings: { total: number; expected: number; byFix: Record<string, number>; packages: number };
+  findings: {
+    total: number;
+    expected: number;
+    byFix: Record<string, number>;
+    packages: number;
+    /** `jsonDigest` of the first run's findings. */
+    json: string;
+  };
   oracle: {
     packages: number;
     sources: number;
@@ -1982,23 +1986,12 @@ function markdown(x: Report): string {
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');
   out.push(
-    `Findings: ${x.findings.total} (${fx}); the construction expects ${x.findings.expected}. ` +
+    `Findings: ${x.findings.total} (${fx}); the construction expects ${x.findings.expected}; ` +
+      `SHA-256 of their JSON \`${x.findings.json.slice(0, 16)}…\`, the same every run. ` +
       `dpkg oracle: ${x.oracle.packages} sampled packages (${x.oracle.sources} sources, ${x.oracle.entries} Debian:12 ` +
       `entries evaluated with \`dpkg --compare-versions\`) — ${x.oracle.correct ? '' : 'WRONG: '}${x.oracle.note}.`,
   );
   return out.join('\n') + '\n';
-}
-
-/** The section of BENCHMARKS.md that `--update-doc` rewrites. */
-function updateDoc(section: string): void {
-  const start = '<!-- vuln-match:start -->';
-  const end = '<!-- vuln-match:end -->';
-  const path = join(repoRoot(), 'BENCHMARKS.md');
-  const text = readFileSync(path, 'utf8');
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`BENCHMARKS.md has no ${start} … ${end} section`);
-  writeFileAtomic(path, text.slice(0, a + start.length) + '\n' + section + text.slice(b));
 }
 
 /**
@@ -2035,7 +2028,7 @@ function settle(r: Row & { problems: string[] }, note: string): void {
 async function main(): Promise<void> {
   const loadAtStart = loadavg()[0] ?? 0;
   const o = parseArgs(process.argv.slice(2));
-  const command = `npm run bench -- vuln-match${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}`;
+  const command = benchCommand('vuln-match', process.argv.slice(2));
   if ((globalThis as { gc?: unknown }).gc === undefined) {
     log(WHO, 'node runs without --expose-gc: no forced GC between runs (bench/run.sh passes it)');
   }
@@ -2178,7 +2171,13 @@ async function main(): Promise<void> {
   let inv: SystemInventory | undefined;
   let reference: Finding[] = [];
   let refDigest = '';
-  const findings = { total: 0, expected: expectedAll.size, byFix: {} as Record<string, number>, packages: 0 };
+  const findings = {
+    total: 0,
+    expected: expectedAll.size,
+    byFix: {} as Record<string, number>,
+    packages: 0,
+    json: '',
+  };
   const readOnce = (): { seconds: number; inv: SystemInventory } => {
     gc();
     const t0 = performance.now();
@@ -2214,6 +2213,7 @@ async function main(): Promise<void> {
     const first = matchOnce(inv);
     reference = first.findings;
     refDigest = findingDigest(reference);
+    findings.json = jsonDigest(reference);
     findings.total = reference.length;
     for (const x of reference) {
       const k = x.vulnerability?.fixState ?? 'none';
@@ -2290,7 +2290,11 @@ async function main(): Promise<void> {
           tm = x.seconds;
           match.seconds.push(tm);
           match.open.push(x.open);
-          if (x.findings.length !== reference.length || findingDigest(x.findings) !== refDigest) {
+          if (
+            x.findings.length !== reference.length ||
+            findingDigest(x.findings) !== refDigest ||
+            jsonDigest(x.findings) !== findings.json
+          ) {
             match.problems.push(
               `run ${i + 1} gave ${x.findings.length} findings, different from the first run`,
             );
@@ -2382,7 +2386,7 @@ async function main(): Promise<void> {
     settle(c.without, `no vulnerability findings, ${c.other} others`);
   }
 
-  const facts = machineFacts(loadAtStart);
+  const facts = vulnMachineFacts(loadAtStart);
   const report: Report = {
     facts,
     o,
@@ -2399,40 +2403,28 @@ async function main(): Promise<void> {
     oracle,
   };
   const md = markdown(report);
-  const resultsDir = join(repoRoot(), 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stamp = String(facts['date'])
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  const json =
-    JSON.stringify(
-      {
-        benchmark: 'vuln-match',
-        options: o,
-        command,
-        machine: facts,
-        corpus: {
-          dir: corpus.dir,
-          zip: corpus.zip,
-          root: corpus.root,
-          statusBytes: corpus.statusBytes,
-          ...f,
-        },
-        databaseBytes: dbBytes,
-        methods: [cold, re, read, match, ...pairs.flatMap((c) => [c.with, c.without])],
-        readPlusMatch: sum,
-        matchOverRead: ratios,
-        cliDifference: Object.fromEntries(pairs.map((c) => [c.id, c.diff])),
-        findings,
-        oracle,
-      },
-      null,
-      2,
-    ) + '\n';
-  writeFileSync(join(resultsDir, `vuln-match-${stamp}.json`), json);
-  writeFileSync(join(resultsDir, 'vuln-match-latest.json'), json);
-  writeFileSync(join(resultsDir, 'vuln-match-latest.md'), md);
-  if (o.updateDoc) updateDoc(md);
+  const json = {
+    benchmark: 'vuln-match',
+    options: o,
+    command,
+    machine: facts,
+    corpus: {
+      dir: corpus.dir,
+      zip: corpus.zip,
+      root: corpus.root,
+      statusBytes: corpus.statusBytes,
+      ...f,
+    },
+    databaseBytes: dbBytes,
+    methods: [cold, re, read, match, ...pairs.flatMap((c) => [c.with, c.without])],
+    readPlusMatch: sum,
+    matchOverRead: ratios,
+    cliDifference: Object.fromEntries(pairs.map((c) => [c.id, c.diff])),
+    findings,
+    oracle,
+  };
+  writeResults('vuln-match', facts.date, json, md);
+  if (o.updateDoc) updateDoc('vuln-match', md);
   process.stdout.write(md);
   const wrong = [cold, re, read, match, ...pairs.flatMap((c) => [c.with, c.without])].filter(
     (r) => !r.correct && (r.seconds.length > 0 || r.problems.length > 0),
@@ -2446,7 +2438,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`[${WHO}] failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
-});
+runMain(WHO, main);

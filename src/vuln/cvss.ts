@@ -9,8 +9,21 @@
  * the vector (CVSS-B, or CVSS-BT/BE/BTE when threat or environmental metrics are present, as the 4.0
  * specification names them).
  */
-import cvss from 'ae-cvss-calculator';
+import { createRequire } from 'node:module';
 import type { CvssScore, Severity } from '../model/finding.js';
+
+type Calculator = typeof import('ae-cvss-calculator');
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * The calculator, loaded on first use rather than with this module: a scan reads scores stored at import time and
+ * never scores a vector, and loading the calculator cost a scan about 10 ms. Node's module cache keeps one
+ * instance.
+ */
+function calculator(): Calculator {
+  return requireHere('ae-cvss-calculator') as Calculator;
+}
 
 /** Longer vector strings are refused: a full CVSS 4.0 vector with every metric is about 200 characters. */
 export const MAX_VECTOR_LENGTH = 512;
@@ -157,6 +170,7 @@ export function scoreVector(vector: string): CvssScore | undefined {
   if (typeof vector !== 'string' || vector.length > MAX_VECTOR_LENGTH) return undefined;
   const text = vector.trim();
   try {
+    const cvss = calculator();
     if (text.startsWith('CVSS:4.0/')) {
       if (!conforms(text.slice(9), V4)) return undefined;
       return finish('4.0', text, new cvss.Cvss4P0(text).calculateScores().base);

@@ -504,6 +504,31 @@ describe('the finding', () => {
     );
   });
 
+  it('findings of one source share their frozen parts: a change to one throws instead of reaching the other', () => {
+    const crypto = deb('libcrypto3', '3.0.11-1~deb12u1', 'amd64', 'openssl', '3.0.11-1~deb12u1');
+    const [a, b] = match({ os: DEBIAN_12, packages: [pkg, crypto] }, [rec]).findings;
+    assert.ok(a && b);
+    assert.equal(a.references, b.references);
+    assert.equal(a.vulnerability!.cvss, b.vulnerability!.cvss);
+    assert.notEqual(a.vulnerability!.package, b.vulnerability!.package);
+    assert.equal(b.vulnerability!.package.name, 'libcrypto3');
+    assert.throws(() => a.references!.push({ type: 'url', id: 'x', url: 'https://x.example/' }), TypeError);
+    assert.throws(() => {
+      a.references![0]!.id = 'changed';
+    }, TypeError);
+    assert.throws(() => {
+      a.vulnerability!.cvss[0]!.baseScore = 0;
+    }, TypeError);
+    assert.throws(() => {
+      a.evidence!.value = 'changed';
+    }, TypeError);
+    assert.equal(b.references!.length, 3);
+    assert.equal(b.references![0]!.id, 'CVE-2023-5363');
+    // The finding object itself is each one's own.
+    a.status = 'pass';
+    assert.equal(b.status, 'fail');
+  });
+
   it('references are capped', () => {
     const many = {
       ...rec,

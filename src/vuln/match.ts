@@ -432,7 +432,10 @@ function highest(scheme: PackageEcosystem, versions: readonly string[]): string 
   return best;
 }
 
-/** What the records say about one vulnerability of one installed (name, version): everything but the package. */
+/**
+ * What the records say about one vulnerability of one installed (name, version): everything but the package. The
+ * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`).
+ */
 interface Merged {
   vulnId: string;
   fixedVersion: string | undefined;
@@ -445,9 +448,10 @@ interface Merged {
   published: string | undefined;
   modified: string | undefined;
   references: Reference[];
-  /** ` (DSA-…, USN-…)` and `: summary`, ready for the message. */
+  /** ` (DSA-…, USN-…)`, `: summary` and the sentence on the fix, ready for the message. */
   idsText: string;
   summaryText: string;
+  outcomeText: string;
 }
 
 /**
@@ -511,20 +515,29 @@ function mergeGroup(
 
   const ids = advisories.map((a) => a.id).filter((id, i, all) => id !== vulnId && all.indexOf(id) === i);
   const summary = records.find((r) => r.summary !== undefined)?.summary;
+  for (const a of advisories) Object.freeze(a);
+  // The scores are the facts' own objects, which live as long as this call: frozen where they are.
+  for (const c of cvss) Object.freeze(c);
   return {
     vulnId,
     fixedVersion,
     fixState,
-    advisories,
-    aliases,
-    cvss,
+    advisories: Object.freeze(advisories) as Merged['advisories'],
+    aliases: Object.freeze(aliases) as string[],
+    cvss: Object.freeze(cvss) as CvssScore[],
     decision,
-    shownRating,
+    shownRating: shownRating && Object.freeze({ source: shownRating.source, rating: shownRating.rating }),
     published,
     modified,
     references: referencesFor(vulnId, records),
     idsText: ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '',
     summaryText: summary ? `: ${summary}` : '',
+    outcomeText:
+      fixState === 'fixed'
+        ? `. Fixed in ${fixedVersion}.`
+        : fixState === 'wont-fix'
+          ? '. No fix yet: the distribution does not plan to fix it.'
+          : '. No fix yet.',
   };
 }
 
@@ -533,13 +546,15 @@ interface PerPackage {
   pkg: Package;
   matchedName: string;
   installed: string;
-  purl: string;
+  /** The finding's `vulnerability.package`, `resource` and `evidence`: one frozen object each per package. */
+  vulnPackage: VulnerabilityInfo['package'];
+  resource: Finding['resource'];
+  evidence: NonNullable<Finding['evidence']>;
   /** `TARGET/name:arch`: the resource part of the fingerprint. */
   resourceKey: string;
   /** `name version`, ` (source name version)` when they differ. */
   head: string;
   sourceText: string;
-  resourceId: string;
 }
 
 function perPackage(
@@ -553,66 +568,74 @@ function perPackage(
     pkg,
     matchedName,
     installed,
-    purl,
-    resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
-    head: `${pkg.name} ${pkg.version}`,
-    sourceText:
-      matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '',
-    resourceId: `${pkg.name}@${pkg.version}`,
-  };
-}
-
-/** The finding for one merged vulnerability of one package. Arrays are copied: findings share nothing. */
-function buildFinding(m: Merged, p: PerPackage): Finding {
-  const pkg = p.pkg;
-  const info: VulnerabilityInfo = {
-    id: m.vulnId,
-    aliases: m.aliases.slice(),
-    advisories: m.advisories.map((a) => ({ ...a })),
-    package: {
+    vulnPackage: Object.freeze({
       name: pkg.name,
       version: pkg.version,
       arch: pkg.arch,
       ecosystem: pkg.ecosystem,
       sourceName: pkg.sourceName,
       sourceVersion: pkg.sourceVersion,
-      purl: p.purl,
-    },
+      purl,
+    }),
+    resource: Object.freeze({ type: 'package', id: `${pkg.name}@${pkg.version}` }),
+    evidence: Object.freeze({ file: pkg.source, key: pkg.name, value: pkg.version }),
+    resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
+    head: `${pkg.name} ${pkg.version}`,
+    sourceText:
+      matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '',
+  };
+}
+
+/**
+ * The finding for one merged vulnerability of one package. What it shares with other findings (the merged
+ * vulnerability's aliases, advisories, scores and references; the package's description, resource and evidence)
+ * is frozen and shared rather than copied for each: thousands of findings, each with up to `MAX_REFERENCES`
+ * references, were most of a match's allocations. A caller that wants to change a finding copies it first (as
+ * `applyVex` does).
+ */
+function buildFinding(m: Merged, p: PerPackage): Finding {
+  const info: VulnerabilityInfo = {
+    id: m.vulnId,
+    aliases: m.aliases,
+    advisories: m.advisories,
+    package: p.vulnPackage,
     matchedName: p.matchedName,
     installedVersion: p.installed,
     fixState: m.fixState,
-    cvss: m.cvss.map((c) => ({ ...c })),
+    cvss: m.cvss,
     severitySource: m.decision.source,
   };
   if (m.fixedVersion !== undefined) info.fixedVersion = m.fixedVersion;
-  if (m.shownRating) info.distroSeverity = { ...m.shownRating };
+  if (m.shownRating) info.distroSeverity = m.shownRating;
   if (m.published) info.published = m.published;
   if (m.modified) info.modified = m.modified;
 
-  const outcome =
-    m.fixState === 'fixed'
-      ? `. Fixed in ${m.fixedVersion}.`
-      : m.fixState === 'wont-fix'
-        ? '. No fix yet: the distribution does not plan to fix it.'
-        : '. No fix yet.';
   const finding: Finding = {
     id: packageFingerprint(m.vulnId, p.resourceKey),
     checkId: m.vulnId,
     severity: m.decision.severity,
     status: 'fail',
     title: `${m.vulnId} in ${p.head}`,
-    message: `${p.head}${p.sourceText} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${outcome}`,
-    resource: { type: 'package', id: p.resourceId },
-    evidence: { file: pkg.source, key: pkg.name, value: pkg.version },
-    references: m.references.map((r) => ({ ...r })),
+    message: `${p.head}${p.sourceText} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${m.outcomeText}`,
+    resource: p.resource,
+    evidence: p.evidence,
+    references: m.references,
     vulnerability: info,
   };
-  if (m.fixedVersion !== undefined) finding.remediation = `Upgrade ${pkg.name} to ${m.fixedVersion} or later`;
+  if (m.fixedVersion !== undefined)
+    finding.remediation = `Upgrade ${p.pkg.name} to ${m.fixedVersion} or later`;
   return finding;
 }
 
-/** The finding's references: the CVE, each matched advisory, then the records' links; deduplicated and capped. */
+/**
+ * The finding's references: the CVE, each matched advisory, then the records' links; deduplicated and capped.
+ * Frozen, with each reference: every finding of the merged vulnerability shares them.
+ */
 function referencesFor(vulnId: string, records: readonly MatchFacts[]): Reference[] {
+  return Object.freeze(collectReferences(vulnId, records).map((r) => Object.freeze(r))) as Reference[];
+}
+
+function collectReferences(vulnId: string, records: readonly MatchFacts[]): Reference[] {
   const out: Reference[] = [];
   const urls = new Set<string>();
   if (isCve(vulnId)) {

@@ -17,11 +17,22 @@
  * CycloneDX `affects[].versions` ranges are not evaluated: the `ref` alone decides. When several statements apply,
  * the latest (statement timestamp, else the document's) wins; equal or missing times go to the one loaded last.
  */
-import { PackageURL } from 'packageurl-js';
+import { createRequire } from 'node:module';
+import type { PackageURL } from 'packageurl-js';
 import { HyperwardError } from '../errors.js';
 import { isJsonObject, parseJsonGuarded } from '../json-guard.js';
 import type { Finding, VexApplied } from '../model/finding.js';
 import { readTextFile } from '../source/file.js';
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * The purl parser, loaded on first use rather than with this module: every scan loads this module, few give VEX
+ * documents. Node's module cache keeps one instance.
+ */
+function purlParser(): typeof PackageURL {
+  return (requireHere('packageurl-js') as typeof import('packageurl-js')).PackageURL;
+}
 
 export type VexStatus = VexApplied['status'];
 
@@ -440,7 +451,7 @@ function foldedVersion(
 export function parseProduct(purl: string): VexProduct | string {
   let p: PackageURL;
   try {
-    p = PackageURL.fromString(purl);
+    p = purlParser().fromString(purl);
   } catch (e) {
     return `malformed package URL (${(e as Error).message})`;
   }

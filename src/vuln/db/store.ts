@@ -325,6 +325,17 @@ function affectedOf(distro: string, pkg: string, entry: string): AffectedPackage
   return out;
 }
 
+/**
+ * `affectedOf` for the thousands of rows of `lookupMany`: the parsed entry itself with its distro and package
+ * added, not a copy (the fields absent from the JSON are absent from the object either way).
+ */
+function affectedInPlace(distro: string, pkg: string, entry: string): AffectedPackage {
+  const e = JSON.parse(entry) as AffectedPackage;
+  e.distro = distro;
+  e.package = pkg;
+  return e;
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Whether `s` is well-formed UTF-16 (no lone surrogate), so it survives JSON and UTF-8 unchanged. */
@@ -590,7 +601,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
             list = [];
             out.set(pkg, list);
           }
-          list.push({ advisoryKey: key, affected: affectedOf(distro, pkg, entry) });
+          list.push({ advisoryKey: key, affected: affectedInPlace(distro, pkg, entry) });
         }
       }
     } catch (e) {
