@@ -5,8 +5,8 @@
  * fast-xml-parser's validator, the tree is built by its parser with entity processing off, and the result is a plain
  * element tree with namespaces resolved and 1-based line numbers.
  */
-import { createRequire } from 'node:module';
 import type * as Fxp from 'fast-xml-parser';
+import { dependency } from '../dependency.js';
 import { HyperwardError } from '../errors.js';
 
 /**
@@ -14,7 +14,7 @@ import { HyperwardError } from '../errors.js';
  * (~50 ms to load), which every `scan image` would pay at start-up for the rare OVF descriptor. `require` caches it.
  */
 function fxp(): typeof Fxp {
-  return createRequire(import.meta.url)('fast-xml-parser') as typeof Fxp;
+  return dependency<typeof Fxp>('fast-xml-parser');
 }
 
 /** One element. Attribute and child order is kept; comments and processing instructions are dropped. */

@@ -11,7 +11,8 @@
  * (`trusted_schema` off), `Packages` must be a real table with `hnum` and `blob` columns, and rows and blob sizes
  * are capped. Any SQLite error becomes a HyperwardError.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { dependency } from '../../dependency.js';
 import { HyperwardError, type ErrorLocation } from '../../errors.js';
 import { HEADER_DATA_MAX, HEADER_TAGS_MAX } from './header.js';
 import type { RpmBlob, RpmBlobSet } from './types.js';
@@ -145,7 +146,9 @@ export function readSqlitePackages(buf: Buffer, file: string, wal?: Buffer): Rpm
   if (copy[19] === 2) copy[19] = 1;
   let db: Database.Database | undefined;
   try {
-    db = new Database(copy, { readonly: true });
+    // SQLite is loaded here, for the images that hold an RPM database, not by every scan.
+    const Sqlite = dependency<typeof Database>('better-sqlite3');
+    db = new Sqlite(copy, { readonly: true });
     db.pragma('trusted_schema = OFF');
     db.pragma('cell_size_check = ON');
     db.pragma('query_only = ON');
