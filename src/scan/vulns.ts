@@ -72,12 +72,17 @@ export function openVulnContext(o: VulnOptions = {}): VulnContext {
   return { index: db, status, vex, warnings, close: () => db.close() };
 }
 
-/** Matches every result's packages and applies VEX; results that could not be read are left alone. */
+/**
+ * Matches every result's packages and an appliance's CPE candidates, and applies VEX. A result that could not be
+ * read has no packages to match; an appliance whose archive is damaged still has the product its descriptor named,
+ * so its CPE candidates are matched all the same.
+ */
 export function addVulnerabilities(results: ScanResult[], ctx: VulnContext): void {
   for (const r of results) {
     const cpes = r.appliance?.cpes ?? [];
-    if (r.error || (r.packages.length === 0 && cpes.length === 0)) continue;
-    if (ctx.index && r.packages.length > 0) {
+    const packages = r.error ? 0 : r.packages.length;
+    if (packages === 0 && cpes.length === 0) continue;
+    if (ctx.index && packages > 0) {
       const m = matchInventory(r, ctx.index, { target: r.target });
       r.findings.push(...m.findings);
       for (const n of m.notes) ctx.warnings.push(`${r.target}: ${n}`);

@@ -6,7 +6,16 @@
  * first. The oracle for the packages is `dpkg-query` over the tree the image was made from.
  */
 import assert from 'node:assert/strict';
-import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -342,6 +351,16 @@ describe('scan image on OVA appliances', () => {
       [['CVE-2016-0762', 'appliance', '8.0.36']],
     );
     assert.match(hits[0]!.vulnerability!.package.cpe ?? '', /^cpe:2\.3:a:apache[^:]*:tomcat:8\.0\.36:/);
+    // A damaged archive (cut inside its disk) is an error, but the descriptor named the product: still matched.
+    const cut = join(out, 'tomcat-cut.ova');
+    copyFileSync(ova836, cut);
+    truncateSync(cut, Math.floor(statSync(cut).size / 2));
+    const damaged = scanVulns(cut).results[0]!;
+    assert.equal(damaged.error?.code, 'E_IMAGE_CORRUPT');
+    assert.deepEqual(
+      damaged.findings.filter((f) => f.vulnerability !== undefined).map((f) => f.checkId),
+      ['CVE-2016-0762'],
+    );
     const fixed = { report: scanVulns(tomcat('8.0.37')) };
     assert.deepEqual(
       fixed.report.results[0]!.findings.filter((f) => f.vulnerability !== undefined),
