@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Entry point: runs the compiled CLI (npm run build writes dist/). Kept tiny so start-up loads only what a
-// command needs.
+// Entry point: runs the CLI bundle that `npm run build` writes (dist/cli/hyperward.cjs), compiled through V8's code
+// cache by dist/src/cli/start.js (src/cli/start.ts). Kept tiny: start-up is part of every command's run time.
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-// dist/cli is the CLI bundled into a few chunks (fewer modules to resolve and compile at start-up).
-const entry = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(entry)) {
+const bundle = fileURLToPath(new URL('../dist/cli/hyperward.cjs', import.meta.url));
+const start = new URL('../dist/src/cli/start.js', import.meta.url);
+if (!existsSync(bundle) || !existsSync(start)) {
   process.stderr.write('hyperward: not built yet; run `npm run build` in the checkout first\n');
   process.exit(3);
 }
@@ -14,7 +15,6 @@ process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
-const { main } = await import(entry.href);
-const code = await main(process.argv.slice(2));
+const { startCli } = await import(start.href);
 // Let stdout drain before exiting with the code.
-process.exitCode = code;
+process.exitCode = await startCli(bundle, process.argv.slice(2));

@@ -93,7 +93,7 @@ export function imageFingerprint(
  */
 export function codeDigest(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const bundled = existsSync(join(here, 'image-worker.js')) && existsSync(join(here, 'main.js'));
+  const bundled = existsSync(join(here, 'image-worker.js')) && existsSync(join(here, 'hyperward.cjs'));
   const root = bundled ? here : dirname(here);
   const files: string[] = [];
   const walk = (dir: string, depth: number): void => {

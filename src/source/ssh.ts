@@ -11,6 +11,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { dependency } from '../dependency.js';
 import { HyperwardError } from '../errors.js';
 import type { RootReader } from '../inspect/system.js';
 
@@ -644,11 +645,10 @@ interface Ssh2Module {
 }
 
 async function loadSsh2(): Promise<Ssh2Module> {
-  // A non-literal specifier: ssh2 is loaded only when an SSH target is scanned, and it has no type declarations.
-  const specifier: string = 'ssh2';
+  // Loaded only when an SSH target is scanned (ssh2 is CommonJS and ships no type declarations).
   let mod: unknown;
   try {
-    mod = await import(specifier);
+    mod = dependency<unknown>('ssh2');
   } catch (e) {
     throw new HyperwardError(
       'E_USAGE',

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { BIN } from '../../test/helpers/cli.js';
+import { codeCacheDir, commandKey } from './start.js';
+
+describe('commandKey', () => {
+  it('names a cache by the leading command words, at most two', () => {
+    assert.equal(commandKey(['scan', 'image', 'disk.qcow2', '--format', 'json']), 'scan-image');
+    assert.equal(commandKey(['db', 'import', '--db', 'x.db', 'all.zip']), 'db-import');
+    assert.equal(commandKey(['scan', 'host']), 'scan-host');
+    assert.equal(commandKey(['diff', 'a.json', 'b.json']), 'diff');
+    assert.equal(commandKey(['--version']), 'cli');
+    assert.equal(commandKey([]), 'cli');
+  });
+  it('never takes a path, an option or an odd word into a file name', () => {
+    assert.equal(commandKey(['../../etc', 'x']), 'cli');
+    assert.equal(commandKey(['scan', '/tmp/x']), 'scan');
+    assert.equal(commandKey(['Scan']), 'cli');
+    assert.equal(commandKey(['a'.repeat(100)]), 'cli');
+  });
+});
+
+describe('codeCacheDir', () => {
+  it('follows XDG_CACHE_HOME when absolute, else ~/.cache', () => {
+    assert.equal(codeCacheDir({ XDG_CACHE_HOME: '/x/c', HOME: '/h' }), '/x/c/hyperward/code');
+    assert.equal(codeCacheDir({ XDG_CACHE_HOME: 'rel', HOME: '/h' }), '/h/.cache/hyperward/code');
+  });
+});
+
+describe('the CLI through the code cache (built bundle)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'hw-codecache-'));
+  after(() => rmSync(home, { recursive: true, force: true }));
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      env: { ...process.env, XDG_CACHE_HOME: home, ...env },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const dir = join(home, 'hyperward', 'code');
+  const caches = () => readdirSync(dir).filter((f) => f.endsWith('.v8'));
+
+  it('writes one cache per command after a successful run and runs the same from it', () => {
+    const first = run(['checks', 'list', '--format', 'json']);
+    assert.deepEqual(
+      caches().map((f) => f.split('.')[0]),
+      ['checks-list'],
+    );
+    const cache = readFileSync(join(dir, caches()[0]!));
+    assert.ok(cache.length > 1000, 'a real V8 cache');
+    assert.equal(run(['checks', 'list', '--format', 'json']), first);
+    // Used, not rewritten: V8 accepted it.
+    assert.deepEqual(readFileSync(join(dir, caches()[0]!)), cache);
+  });
+
+  it('survives a damaged cache: the run is the same and the cache is written again', () => {
+    const name = caches()[0]!;
+    const garbage = Buffer.alloc(4096, 0x5a);
+    writeFileSync(join(dir, name), garbage);
+    const out = run(['checks', 'list', '--format', 'json']);
+    assert.equal(out, run(['checks', 'list', '--format', 'json'], { HYPERWARD_CODE_CACHE: '0' }));
+    assert.notDeepEqual(readFileSync(join(dir, name)), garbage);
+  });
+
+  it('writes nothing with HYPERWARD_CODE_CACHE=0', () => {
+    run(['--version'], { HYPERWARD_CODE_CACHE: '0' });
+    assert.ok(!caches().some((f) => f.startsWith('cli.')));
+    run(['--version']);
+    assert.ok(caches().some((f) => f.startsWith('cli.')));
+  });
+});
