@@ -14,6 +14,25 @@ const external = [
   ...Object.keys(pkg.dependencies ?? {}),
   ...Object.keys(pkg.optionalDependencies ?? {}),
 ].filter((name) => !BUNDLED.has(name));
+/**
+ * commander requires node:child_process when it loads, for the executable subcommands Hyperward does not use;
+ * loading it (with net, dgram and streams) costs every command ~2 ms. commander gets a stand-in that loads the
+ * module on first use.
+ */
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
+        ? { path: 'child_process', namespace: 'lazy-child-process' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-child-process' }, () => ({
+      contents: 'module.exports = new Proxy({}, { get: (_, key) => require("node:child_process")[key] });',
+      loader: 'js',
+    }));
+  },
+};
 const common = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning', charset: 'ascii' };
 
 rmSync('dist', { recursive: true, force: true });
@@ -24,6 +43,7 @@ await build({
   outfile: 'dist/cli/hyperward.cjs',
   format: 'cjs',
   external,
+  plugins: [lazyChildProcess],
   // import.meta.url in a CommonJS bundle: the bundle's own URL.
   banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__importMetaUrl' },

@@ -12,3 +12,8 @@ const requireHere = createRequire(import.meta.url);
 export function dependency<T>(id: string): T {
   return requireHere(id) as T;
 }
+
+/** node:zlib, for the compressed clusters, grains, extents and logs that only some images hold (~2 ms to load). */
+export function zlib(): typeof import('node:zlib') {
+  return dependency<typeof import('node:zlib')>('node:zlib');
+}

@@ -4,8 +4,8 @@
  * zstd), backing files and external data files. Read-only; refcounts and snapshots are never needed to read the
  * active image, so they are not parsed.
  */
-import { inflateRawSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
+import { zlib } from '../dependency.js';
 import { HyperwardError, corrupt } from '../errors.js';
 import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
@@ -553,7 +553,7 @@ class Qcow2Device implements BlockDevice {
   }
 
   private inflateDeflate(input: Buffer): Buffer {
-    return inflateRawSync(input, { maxOutputLength: this.clusterSize, chunkSize: this.clusterSize });
+    return zlib().inflateRawSync(input, { maxOutputLength: this.clusterSize, chunkSize: this.clusterSize });
   }
 
   private inflateZstd(input: Buffer, host: number): Buffer {

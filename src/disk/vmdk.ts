@@ -6,7 +6,7 @@
  * `parentFileNameHint`. Read-only. ESX sparse (`COWD`, `VMFSSPARSE`), SE sparse and raw device mappings are
  * refused with E_UNSUPPORTED_FORMAT.
  */
-import { inflateRawSync, inflateSync } from 'node:zlib';
+import { zlib } from '../dependency.js';
 import { HyperwardError, corrupt, type ErrorLocation } from '../errors.js';
 import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';
@@ -512,7 +512,7 @@ function inflateGrain(input: Buffer, max: number): Buffer {
   const zlibHeader = input.length >= 2 && (b0 & 0x0f) === 8 && b0 >> 4 <= 7 && ((b0 << 8) | b1) % 31 === 0;
   if (zlibHeader) {
     try {
-      return inflateSync(input, { maxOutputLength: max });
+      return zlib().inflateSync(input, { maxOutputLength: max });
     } catch (e) {
       if ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE') {
         throw new Error(`the grain inflates to more than ${max} bytes`, { cause: e });
@@ -521,7 +521,7 @@ function inflateGrain(input: Buffer, max: number): Buffer {
     }
   }
   try {
-    return inflateRawSync(input, { maxOutputLength: max });
+    return zlib().inflateRawSync(input, { maxOutputLength: max });
   } catch (e) {
     if ((e as NodeJS.ErrnoException)?.code === 'ERR_BUFFER_TOO_LARGE') {
       throw new Error(`the grain inflates to more than ${max} bytes`, { cause: e });

@@ -18,6 +18,7 @@ import { DirRoot } from '../source/dir.js';
 import { onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import {
+  findFreshclamUpdaters,
   MAX_WHOLE_DATABASE,
   parseClamConf,
   parseCvdHeader,
@@ -327,11 +328,17 @@ test('readClamAv: updaters from cron, OpenRC and SysV; none when only commented 
   symlinkSync('/etc/init.d/freshclam', join(root, 'etc/runlevels/default/freshclam'));
   symlinkSync('../init.d/clamav-freshclam', join(root, 'etc/rc2.d/S01clamav-freshclam'));
   symlinkSync('../init.d/clamav-freshclam', join(root, 'etc/rc2.d/K01clamav-freshclam'));
-  assert.deepEqual(readClamAv(new DirRoot(root)).updaters, [
+  const updaters = [
     'openrc:/etc/runlevels/default/freshclam',
     'sysv:/etc/rc2.d/S01clamav-freshclam',
     'cron:/etc/cron.d/clamav-freshclam',
-  ]);
+  ];
+  assert.deepEqual(findFreshclamUpdaters(new DirRoot(root)), updaters);
+  // Without any ClamAV (no database, freshclam.conf or clamd.conf) nobody asks what would update it.
+  assert.deepEqual(readClamAv(new DirRoot(root)).updaters, []);
+  mkdirSync(join(root, 'etc/clamav'), { recursive: true });
+  writeFileSync(join(root, 'etc/clamav/freshclam.conf'), 'DatabaseMirror database.clamav.net\n');
+  assert.deepEqual(readClamAv(new DirRoot(root)).updaters, updaters);
 });
 
 /** A DirRoot that can read the first bytes of a file, as an image root could. */

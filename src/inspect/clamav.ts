@@ -526,7 +526,8 @@ export function readClamAv(root: RootReader): ClamAvInfo {
       }
     }
   }
-  info.updaters = findFreshclamUpdaters(root);
+  // What would run freshclam matters only where there is ClamAV; elsewhere it is a dozen directory reads for nothing.
+  if (hasClamAv(info)) info.updaters = findFreshclamUpdaters(root);
   return info;
 }
 

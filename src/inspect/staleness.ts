@@ -14,7 +14,7 @@
  *   nothing about updates; only the database file's modification time would, and that is used only when the root
  *   reader can give it (`mtime`). Otherwise there is no answer, and a note says why.
  */
-import { gunzipSync } from 'node:zlib';
+import { zlib } from '../dependency.js';
 import { HyperwardError, isHyperwardError } from '../errors.js';
 import type { Evidence, Finding, Severity } from '../model/finding.js';
 import { fingerprint } from '../model/finding.js';
@@ -154,7 +154,7 @@ function fromDpkgLogs(root: RootReader, out: PackageActivityResult): PackageActi
     let data = raw;
     if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
       try {
-        data = gunzipSync(raw, { maxOutputLength: Math.min(MAX_LOG_BYTES, budget) });
+        data = zlib().gunzipSync(raw, { maxOutputLength: Math.min(MAX_LOG_BYTES, budget) });
       } catch (e) {
         const tooBig = (e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
         out.problems.push(

@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { dependency } from '../dependency.js';
 import { openImage } from '../disk/open.js';
 import type { ScanResult } from '../model/report.js';
 import type { StalenessOptions } from '../inspect/staleness.js';
@@ -127,6 +128,8 @@ function startWorker(): Worker {
   const ts = import.meta.url.endsWith('.ts');
   const entry = new URL(ts ? './image-worker.ts' : './image-worker.js', import.meta.url);
   const resourceLimits = { maxOldGenerationSizeMb: WORKER_HEAP_MB };
+  // Loaded here, not with this module: a scan of one image starts no worker, and node:worker_threads takes ~5 ms.
+  const { Worker } = dependency<typeof import('node:worker_threads')>('node:worker_threads');
   if (!ts) return new Worker(entry, { resourceLimits });
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
   return new Worker(boot, { eval: true, resourceLimits });

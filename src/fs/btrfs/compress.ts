@@ -12,8 +12,8 @@
  * extents); a stream that ends early leaves zeros, as the kernel does, and one that would run longer is cut
  * off at the bound, so no input can make the output grow.
  */
-import { constants as zc, inflateRawSync } from 'node:zlib';
 import { decompress as zstdDecompress } from 'fzstd';
+import { zlib } from '../../dependency.js';
 import { lzo1xDecompress } from '../../compress/lzo.js';
 import { fsCorrupt, isHyperwardError, type ErrorLocation } from '../../errors.js';
 import { COMPRESS_LZO, COMPRESS_ZLIB, COMPRESS_ZSTD } from './items.js';
@@ -62,9 +62,10 @@ function inflateZlib(input: Buffer, out: Buffer, loc: ErrorLocation): void {
   if (!header) throw fsCorrupt(`bad zlib header 0x${cmf.toString(16)} 0x${flg.toString(16)}`, loc);
   if ((flg & 0x20) !== 0) throw fsCorrupt('zlib stream needs a preset dictionary', loc);
   // More output than the extent holds is refused (ERR_BUFFER_TOO_LARGE, turned into E_FS_CORRUPT above).
-  const got = inflateRawSync(input.subarray(2), {
+  const z = zlib();
+  const got = z.inflateRawSync(input.subarray(2), {
     maxOutputLength: out.length,
-    finishFlush: zc.Z_SYNC_FLUSH,
+    finishFlush: z.constants.Z_SYNC_FLUSH,
   });
   got.copy(out, 0, 0, Math.min(got.length, out.length));
 }
