@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Entry point: runs the CLI bundle that `npm run build` writes (dist/cli/hyperward.cjs), compiled through V8's code
-// cache by dist/src/cli/start.js (src/cli/start.ts). Kept tiny: start-up is part of every command's run time.
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// cache by dist/cli/start.cjs (src/cli/start.ts). CommonJS (bin/package.json), like what it loads, so that a run
+// never sets up the ES module loader; kept tiny: start-up is part of every command's run time.
+'use strict';
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
 
-const bundle = fileURLToPath(new URL('../dist/cli/hyperward.cjs', import.meta.url));
-const start = new URL('../dist/src/cli/start.js', import.meta.url);
+const bundle = join(__dirname, '..', 'dist', 'cli', 'hyperward.cjs');
+const start = join(__dirname, '..', 'dist', 'cli', 'start.cjs');
 if (!existsSync(bundle) || !existsSync(start)) {
   process.stderr.write('hyperward: not built yet; run `npm run build` in the checkout first\n');
   process.exit(3);
@@ -15,6 +17,9 @@ process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
-const { startCli } = await import(start.href);
-// Let stdout drain before exiting with the code.
-process.exitCode = await startCli(bundle, process.argv.slice(2));
+require(start)
+  .startCli(bundle, process.argv.slice(2))
+  .then((code) => {
+    // Let stdout drain before exiting with the code.
+    process.exitCode = code;
+  });

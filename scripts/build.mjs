@@ -3,6 +3,7 @@
 // - dist/cli/hyperward.cjs: the CLI as one CommonJS bundle, which bin/hyperward.js compiles through V8's code cache
 //   (src/cli/start.ts; Node 20 has no code cache for ES modules). Only commander is bundled with it: every other
 //   package is required when a command first needs it;
+// - dist/cli/start.cjs: src/cli/start.ts, which bin/hyperward.js (CommonJS too) loads first;
 // - dist/cli/image-worker.js (+ chunks): the worker that scans images in parallel, an ES module bundle.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
@@ -48,6 +49,8 @@ await build({
   banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__importMetaUrl' },
 });
+// What bin/hyperward.js runs first: node built-ins only, CommonJS like the bin.
+await build({ ...common, entryPoints: ['src/cli/start.ts'], outfile: 'dist/cli/start.cjs', format: 'cjs' });
 await build({
   ...common,
   entryPoints: ['src/scan/image-worker.ts'],
