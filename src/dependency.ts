@@ -17,3 +17,8 @@ export function dependency<T>(id: string): T {
 export function zlib(): typeof import('node:zlib') {
   return dependency<typeof import('node:zlib')>('node:zlib');
 }
+
+/** fzstd's `decompress`, for zstd-compressed qcow2 clusters and btrfs extents. */
+export function zstdDecompress(input: Uint8Array, out?: Uint8Array): Uint8Array {
+  return dependency<typeof import('fzstd')>('fzstd').decompress(input, out);
+}

@@ -4,8 +4,7 @@
  * zstd), backing files and external data files. Read-only; refcounts and snapshots are never needed to read the
  * active image, so they are not parsed.
  */
-import { decompress as zstdDecompress } from 'fzstd';
-import { zlib } from '../dependency.js';
+import { zlib, zstdDecompress } from '../dependency.js';
 import { HyperwardError, corrupt } from '../errors.js';
 import { Lru } from '../lru.js';
 import type { FileSource } from '../source/file.js';

@@ -12,8 +12,7 @@
  * extents); a stream that ends early leaves zeros, as the kernel does, and one that would run longer is cut
  * off at the bound, so no input can make the output grow.
  */
-import { decompress as zstdDecompress } from 'fzstd';
-import { zlib } from '../../dependency.js';
+import { zlib, zstdDecompress } from '../../dependency.js';
 import { lzo1xDecompress } from '../../compress/lzo.js';
 import { fsCorrupt, isHyperwardError, type ErrorLocation } from '../../errors.js';
 import { COMPRESS_LZO, COMPRESS_ZLIB, COMPRESS_ZSTD } from './items.js';
