@@ -40,6 +40,7 @@ import { distroKeysFor } from './ecosystem.js';
 import { isCve, matchFactsOf, MAX_REFERENCES, oneLine } from './facts.js';
 import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
 import { decideSeverity, distroRating, ratingSource, type SeverityDecision } from './severity.js';
+import type { EntryView, PackedRow } from './packed.js';
 import type { AdvisoryIndex, AffectedHit, AffectedPackage, DistroKey, MatchFacts } from './types.js';
 import { compareVersions } from './version/index.js';
 
@@ -64,8 +65,11 @@ export interface MatchResult {
 
 /** One entry that says something about one installed (name, version). */
 interface Evaluated {
-  entry: AffectedPackage;
+  entry: EntryView;
   advisoryKey: string;
+  /** For an entry of a packed row: the row and where its advisory's facts are in it. */
+  row?: PackedRow;
+  ref?: number;
   outcome: RangeOutcome;
   /** Whose rating the entry carries (`ratingSource` of its distro). */
   source: string;
@@ -207,7 +211,8 @@ export function matchInventory(
     const version = bySource ? pkg.sourceVersion || pkg.version : pkg.version;
     items.push({ pkg, scheme, name, version });
   }
-  const bulk = bulkHits(index, keys, items);
+  const packed = packedRows(index, keys, items);
+  const bulk = packed ? undefined : bulkHits(index, keys, items);
 
   // Problems with a record are reported with the record's id; the advisory is fetched only when there is one.
   let currentKey = '';
@@ -228,6 +233,25 @@ export function matchInventory(
     let ev = NONE;
     for (let k = 0; k < keys.length; k++) {
       const source = sources[k]!;
+      if (packed) {
+        const row = packed[k]!.get(name);
+        row?.evaluate(
+          scheme,
+          version,
+          (outcome, entry, advisoryKey, ref) => {
+            if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
+            ev.list.push({ entry, advisoryKey, outcome, source, row, ref });
+            if (outcome.state === 'affected') ev.anyAffected = true;
+            if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
+          },
+          (entry, advisoryKey) => {
+            currentKey = advisoryKey;
+            currentEntry = entry;
+            return evaluateChecked(scheme, version, entry, report);
+          },
+        );
+        continue;
+      }
       const hits = bulk ? (bulk[k]!.get(name) ?? NO_HITS) : index.lookup(keys[k]!, name);
       for (const hit of hits) {
         const entry = hit.affected;
@@ -268,7 +292,7 @@ export function matchInventory(
     const ev = evaluate(item.scheme, item.name, item.version);
     if (pending !== undefined && evalCache.size > seen) item.notes = pending;
     item.evaluation = ev;
-    if (!ev.anyAffected || evalCache.size === seen) continue;
+    if (packed || !ev.anyAffected || evalCache.size === seen) continue;
     let unfixed = false;
     for (const e of ev.list) {
       if (e.outcome.state !== 'affected') continue;
@@ -295,7 +319,18 @@ export function matchInventory(
     return facts ?? undefined;
   };
   const factsFor = (e: Evaluated): MatchFacts | undefined => {
-    if (e.facts === undefined) e.facts = factsOf(e.advisoryKey) ?? null;
+    if (e.facts === undefined) {
+      if (e.row) {
+        // One object per advisory, however many rows name it.
+        let facts = factsCache.get(e.advisoryKey);
+        if (facts === undefined) {
+          facts = e.row.facts(e.ref!);
+          if (facts?.withdrawn) facts = null;
+          factsCache.set(e.advisoryKey, facts);
+        }
+        e.facts = facts;
+      } else e.facts = factsOf(e.advisoryKey) ?? null;
+    }
     return e.facts ?? undefined;
   };
   // A vector that does not score is reported once per call, with the first record that has it.
@@ -407,6 +442,26 @@ function bulkHits(
   if (!index.lookupMany) return undefined;
   const names = [...new Set(items.map((i) => i.name))];
   return keys.map((k) => index.lookupMany!(k, names));
+}
+
+/**
+ * The packed rows of every package name for each distro key, from `matchRows` when the index has it and can give
+ * them for every key, else undefined (the matcher then reads hits).
+ */
+function packedRows(
+  index: AdvisoryIndex,
+  keys: readonly DistroKey[],
+  items: readonly Item[],
+): Array<Map<string, PackedRow>> | undefined {
+  if (!index.matchRows) return undefined;
+  const names = [...new Set(items.map((i) => i.name))];
+  const out: Array<Map<string, PackedRow>> = [];
+  for (const k of keys) {
+    const rows = index.matchRows(k, names);
+    if (!rows) return undefined;
+    out.push(rows);
+  }
+  return out;
 }
 
 /** `scoreVector` memoised for one call. */
