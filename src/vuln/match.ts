@@ -66,6 +66,7 @@ export interface MatchResult {
 /** One entry that says something about one installed (name, version). */
 interface Evaluated {
   entry: EntryView;
+  /** The advisory's key ('' for an entry of a packed row: its facts come from the row). */
   advisoryKey: string;
   /** For an entry of a packed row: the row and where its advisory's facts are in it. */
   row?: PackedRow;
@@ -84,6 +85,8 @@ interface Evaluation {
   anyAffected: boolean;
   /** Some entry is restricted to architectures: results differ by architecture. */
   archRestricted: boolean;
+  /** The merged vulnerabilities, by architecture (when restricted) and modularity (second pass). */
+  merged?: Map<string, Merged[]>;
 }
 
 /** One installed package as the matcher keys it, and what was found out about it in the first pass. */
@@ -97,14 +100,6 @@ interface Item {
   evaluation?: Evaluation;
   /** Notes to give, in order, when the second pass reaches this package (as a one-pass matcher would). */
   notes?: string[];
-}
-
-/**
- * A package's fingerprint, the same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the
- * one-shot `crypto.hash` (a hasher object per finding costs twice as much, and there are thousands of findings).
- */
-function packageFingerprint(checkId: string, resource: string): string {
-  return hash('sha256', `${checkId}\0package\0${resource}`, 'hex').slice(0, 16);
 }
 
 /** One architecture spelling per architecture; `noarch` for architecture-independent packages. */
@@ -200,7 +195,7 @@ export function matchInventory(
   // Per-call caches: an installed version checked once, a (name, version) evaluated once however many binary
   // packages share that source, an advisory's facts resolved once.
   const evalCache = new Map<string, Evaluation>();
-  const validCache = new Map<string, boolean>();
+  const validCache = new Map<PackageEcosystem, Map<string, boolean>>();
   const factsCache = new Map<string, MatchFacts | null>();
 
   // First pass: every package keyed, its version checked, and the entries of its name fetched and evaluated.
@@ -238,9 +233,9 @@ export function matchInventory(
         row?.evaluate(
           scheme,
           version,
-          (outcome, entry, advisoryKey, ref) => {
+          (outcome, entry, ref) => {
             if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
-            ev.list.push({ entry, advisoryKey, outcome, source, row, ref });
+            ev.list.push({ entry, advisoryKey: '', outcome, source, row, ref });
             if (outcome.state === 'affected') ev.anyAffected = true;
             if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
           },
@@ -276,11 +271,10 @@ export function matchInventory(
   // where some entry of the same package knows no fix (a fixed record beats an unfixed one).
   const wanted = new Set<string>();
   for (const item of items) {
-    let valid = validCache.get(`${item.scheme}\0${item.version}`);
-    if (valid === undefined) {
-      valid = isValidVersion(item.scheme, item.version);
-      validCache.set(`${item.scheme}\0${item.version}`, valid);
-    }
+    let validity = validCache.get(item.scheme);
+    if (validity === undefined) validCache.set(item.scheme, (validity = new Map()));
+    let valid = validity.get(item.version);
+    if (valid === undefined) validity.set(item.version, (valid = isValidVersion(item.scheme, item.version)));
     if (!valid) {
       item.notes = [
         `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
@@ -321,14 +315,9 @@ export function matchInventory(
   const factsFor = (e: Evaluated): MatchFacts | undefined => {
     if (e.facts === undefined) {
       if (e.row) {
-        // One object per advisory, however many rows name it.
-        let facts = factsCache.get(e.advisoryKey);
-        if (facts === undefined) {
-          facts = e.row.facts(e.ref!);
-          if (facts?.withdrawn) facts = null;
-          factsCache.set(e.advisoryKey, facts);
-        }
-        e.facts = facts;
+        // One object per advisory of a row (the row keeps them).
+        const facts = e.row.facts(e.ref!);
+        e.facts = facts?.withdrawn ? null : facts;
       } else e.facts = factsOf(e.advisoryKey) ?? null;
     }
     return e.facts ?? undefined;
@@ -346,8 +335,9 @@ export function matchInventory(
 
   // Second pass. Merged vulnerabilities per (name, version, architecture class when it matters, modularity):
   // shared by every binary package of one source, so the merging is done once.
-  const mergedCache = new Map<string, Merged[]>();
-  const seen = new Set<string>();
+  // Findings are unique by fingerprint, that is by (vulnerability, resource key): the vulnerabilities merged for one
+  // package are distinct, so only a resource key met before (two packages of one name and architecture) can repeat.
+  const seen = new Map<string, Merged[] | Set<string>>();
   const prefix = opts.target !== undefined ? `${opts.target}/` : '';
   for (const item of items) {
     if (item.notes) for (const n of item.notes) note(n);
@@ -357,8 +347,9 @@ export function matchInventory(
 
     const arch = normalizeArch(typeof pkg.arch === 'string' ? pkg.arch : '');
     const modular = scheme === 'rpm' && isModularRelease(pkg.version);
-    const mk = `${scheme}\0${name}\0${version}\0${evaluation.archRestricted ? arch : '*'}\0${modular ? 1 : 0}`;
-    let merged = mergedCache.get(mk);
+    const mk = `${evaluation.archRestricted ? arch : '*'}${modular ? '\0m' : ''}`;
+    evaluation.merged ??= new Map();
+    let merged = evaluation.merged.get(mk);
     if (!merged) {
       // Only vulnerabilities some applicable entry says are present need merging; entries that say the version is
       // fixed matter only for those without any fix on offer (a fixed record beats an unfixed one).
@@ -387,7 +378,7 @@ export function matchInventory(
         const m = mergeGroup(vulnId, groups.get(vulnId)!, scheme, cvssOf);
         if (m) merged.push(m);
       }
-      mergedCache.set(mk, merged);
+      evaluation.merged.set(mk, merged);
     }
     if (merged.length === 0) continue;
 
@@ -398,12 +389,17 @@ export function matchInventory(
       purl = '';
     }
     const per = perPackage(pkg, name, version, purl, prefix);
+    let before = seen.get(per.resourceKey);
+    if (before === undefined) {
+      seen.set(per.resourceKey, merged);
+      for (const m of merged) findings.push(buildFinding(m, per));
+      continue;
+    }
+    if (Array.isArray(before)) seen.set(per.resourceKey, (before = new Set(before.map((m) => m.vulnId))));
     for (const m of merged) {
-      const f = buildFinding(m, per);
-      if (!seen.has(f.id)) {
-        seen.add(f.id);
-        findings.push(f);
-      }
+      if (before.has(m.vulnId)) continue;
+      before.add(m.vulnId);
+      findings.push(buildFinding(m, per));
     }
   }
   if (dropped > 0) notes.push(`… and ${dropped} more notes`);
@@ -418,12 +414,7 @@ function applies(e: Evaluated, scheme: PackageEcosystem, arch: string, modular: 
 }
 
 /** A distro rating as a candidate for a finding's severity (see `mergeGroup`), or nothing for a blank one. */
-function pushRating(
-  out: Array<{ tier: number; rank: number; source: string; rating: string }>,
-  rating: string | undefined,
-  tier: number,
-  source: string,
-): void {
+function pushRating(out: RatingCandidate[], rating: string | undefined, tier: number, source: string): void {
   if (typeof rating !== 'string' || rating.trim() === '') return;
   const sev = distroRating(rating);
   const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
@@ -474,22 +465,10 @@ function memoScore(): (vector: string) => CvssScore | undefined {
   };
 }
 
-/** The highest of some versions of one scheme. */
-function highest(scheme: PackageEcosystem, versions: readonly string[]): string | undefined {
-  let best: string | undefined;
-  for (const v of versions) {
-    try {
-      if (best === undefined || compareVersions(scheme, v, best) > 0) best = v;
-    } catch {
-      // Versions here were validated when the entry was prepared.
-    }
-  }
-  return best;
-}
-
 /**
  * What the records say about one vulnerability of one installed (name, version): everything but the package. The
- * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`).
+ * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`), and so do
+ * the strings that finish its title, message and remediation.
  */
 interface Merged {
   vulnId: string;
@@ -503,10 +482,22 @@ interface Merged {
   published: string | undefined;
   modified: string | undefined;
   references: Reference[];
-  /** ` (DSA-…, USN-…)`, `: summary` and the sentence on the fix, ready for the message. */
-  idsText: string;
-  summaryText: string;
-  outcomeText: string;
+  /** `VULN in `: the title, before the package. */
+  titleHead: string;
+  /** ` is affected by VULN (DSA-…, USN-…): summary. Fixed in 1.2-3.`: the message, after the package. */
+  messageTail: string;
+  /** `1.2-3 or later`: the remediation, after the package name; undefined without a fix. */
+  remedyTail: string | undefined;
+  /** `VULN\0package\0`: the fingerprint's input, before the resource key. */
+  fingerprintHead: string;
+}
+
+/** A distro rating a finding's severity may come from (see `mergeGroup`). */
+interface RatingCandidate {
+  tier: number;
+  rank: number;
+  source: string;
+  rating: string;
 }
 
 /**
@@ -519,80 +510,100 @@ function mergeGroup(
   scheme: PackageEcosystem,
   cvssOf: (facts: MatchFacts) => CvssScore[],
 ): Merged | undefined {
-  const affected = group.filter((e) => e.outcome.state === 'affected');
-  if (affected.length === 0) return undefined;
-  const fixes: string[] = [];
-  for (const e of affected) if (e.outcome.fixed !== undefined) fixes.push(e.outcome.fixed);
-  if (fixes.length === 0 && group.some((e) => e.outcome.state === 'fixed')) return undefined;
-  const fixedVersion = highest(scheme, fixes);
+  // The highest fix of the affected entries (the first of equals); a fixed record beats records without a fix.
+  let fixedVersion: string | undefined;
+  let anyAffected = false;
+  let anyFixed = false;
+  let wontFix = false;
+  for (const e of group) {
+    const o = e.outcome;
+    if (o.state === 'fixed') anyFixed = true;
+    if (o.state !== 'affected') continue;
+    anyAffected = true;
+    if (e.entry.wontFix) wontFix = true;
+    if (o.fixed === undefined) continue;
+    if (fixedVersion === undefined) fixedVersion = o.fixed;
+    else {
+      try {
+        if (compareVersions(scheme, o.fixed, fixedVersion) > 0) fixedVersion = o.fixed;
+      } catch {
+        // Versions here were validated when the entry was prepared.
+      }
+    }
+  }
+  if (!anyAffected || (fixedVersion === undefined && anyFixed)) return undefined;
   const fixState: VulnerabilityInfo['fixState'] =
-    fixedVersion !== undefined ? 'fixed' : affected.some((e) => e.entry.wontFix) ? 'wont-fix' : 'not-fixed';
+    fixedVersion !== undefined ? 'fixed' : wontFix ? 'wont-fix' : 'not-fixed';
 
-  // Records in order of first appearance; one advisory per (record, ecosystem).
+  // Records in order of first appearance; one advisory per (record, ecosystem). Distro ratings: single-vulnerability
+  // records before multi-CVE advisories, per-package before per-record, the highest first within a tier. The lists
+  // findings keep are copied out at their size (a list grown by `push` holds room for 16).
   const records: MatchFacts[] = [];
   const advisories: VulnerabilityInfo['advisories'] = [];
   const cvss: CvssScore[] = [];
-  for (const e of affected) {
+  const candidates: RatingCandidate[] = [];
+  for (const e of group) {
+    if (e.outcome.state !== 'affected') continue;
     const adv = e.facts!;
     if (!records.includes(adv)) records.push(adv);
-    if (!advisories.some((a) => a.id === adv.id && a.ecosystem === e.entry.ecosystem)) {
-      advisories.push({ id: adv.id, origin: adv.origin, ecosystem: e.entry.ecosystem });
+    const ecosystem = e.entry.ecosystem;
+    let known = false;
+    for (const a of advisories) if (a.id === adv.id && a.ecosystem === ecosystem) known = true;
+    if (!known) advisories.push(Object.freeze({ id: adv.id, origin: adv.origin, ecosystem }));
+    for (const c of cvssOf(adv)) {
+      let seen = false;
+      for (const x of cvss) if (x.vector === c.vector) seen = true;
+      if (!seen) cvss.push(c);
     }
-    for (const c of cvssOf(adv)) if (!cvss.some((x) => x.vector === c.vector)) cvss.push(c);
-  }
-
-  // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
-  const aliases: string[] = [];
-  for (const adv of records) {
-    for (const id of adv.aliasIds) if (id !== vulnId && !aliases.includes(id)) aliases.push(id);
-  }
-
-  // Distro ratings: single-vulnerability records before multi-CVE advisories, per-package before per-record,
-  // the highest first within a tier.
-  const candidates: Array<{ tier: number; rank: number; source: string; rating: string }> = [];
-  for (const e of affected) {
-    const single = e.facts!.vulnIds.length === 1 ? 0 : 2;
+    const single = adv.vulnIds.length === 1 ? 0 : 2;
     pushRating(candidates, e.entry.distroSeverity, single, e.source);
-    pushRating(candidates, e.facts!.distroSeverity, single + 1, e.source);
+    pushRating(candidates, adv.distroSeverity, single + 1, e.source);
   }
-  candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
+  if (candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
   const decision = decideSeverity(candidates, cvss);
   const shownRating =
     decision.distro ??
     (candidates[0] ? { source: candidates[0].source, rating: candidates[0].rating } : undefined);
 
+  // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
+  const aliases: string[] = [];
   let published: string | undefined;
   let modified: string | undefined;
+  let summary: string | undefined;
   for (const adv of records) {
+    for (const id of adv.aliasIds) if (id !== vulnId && !aliases.includes(id)) aliases.push(id);
     if (adv.published && (published === undefined || adv.published < published)) published = adv.published;
     if (adv.modified && (modified === undefined || adv.modified > modified)) modified = adv.modified;
+    if (summary === undefined) summary = adv.summary;
   }
 
-  const ids = advisories.map((a) => a.id).filter((id, i, all) => id !== vulnId && all.indexOf(id) === i);
-  const summary = records.find((r) => r.summary !== undefined)?.summary;
-  for (const a of advisories) Object.freeze(a);
+  const ids: string[] = [];
+  for (const a of advisories) if (a.id !== vulnId && !ids.includes(a.id)) ids.push(a.id);
+  const idsText = ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '';
+  const outcomeText =
+    fixState === 'fixed'
+      ? `. Fixed in ${fixedVersion}.`
+      : fixState === 'wont-fix'
+        ? '. No fix yet: the distribution does not plan to fix it.'
+        : '. No fix yet.';
   // The scores are the facts' own objects, which live as long as this call: frozen where they are.
   for (const c of cvss) Object.freeze(c);
   return {
     vulnId,
     fixedVersion,
     fixState,
-    advisories: Object.freeze(advisories) as Merged['advisories'],
-    aliases: Object.freeze(aliases) as string[],
-    cvss: Object.freeze(cvss) as CvssScore[],
+    advisories: Object.freeze(advisories.slice()) as Merged['advisories'],
+    aliases: Object.freeze(aliases.slice()) as string[],
+    cvss: Object.freeze(cvss.slice()) as CvssScore[],
     decision,
     shownRating: shownRating && Object.freeze({ source: shownRating.source, rating: shownRating.rating }),
     published,
     modified,
     references: referencesFor(vulnId, records),
-    idsText: ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '',
-    summaryText: summary ? `: ${summary}` : '',
-    outcomeText:
-      fixState === 'fixed'
-        ? `. Fixed in ${fixedVersion}.`
-        : fixState === 'wont-fix'
-          ? '. No fix yet: the distribution does not plan to fix it.'
-          : '. No fix yet.',
+    titleHead: `${vulnId} in `,
+    messageTail: ` is affected by ${vulnId}${idsText}${summary ? `: ${summary}` : ''}${outcomeText}`,
+    remedyTail: fixedVersion !== undefined ? `${fixedVersion} or later` : undefined,
+    fingerprintHead: `${vulnId}\0package\0`,
   };
 }
 
@@ -607,9 +618,12 @@ interface PerPackage {
   evidence: NonNullable<Finding['evidence']>;
   /** `TARGET/name:arch`: the resource part of the fingerprint. */
   resourceKey: string;
-  /** `name version`, ` (source name version)` when they differ. */
+  /** `name version`: the title, after the vulnerability. */
   head: string;
-  sourceText: string;
+  /** `name version`, and ` (source name version)` when they differ: the message, before the vulnerability. */
+  messageHead: string;
+  /** `Upgrade name to `: the remediation, before the fix. */
+  remedyHead: string;
 }
 
 function perPackage(
@@ -619,6 +633,7 @@ function perPackage(
   purl: string,
   prefix: string,
 ): PerPackage {
+  const head = `${pkg.name} ${pkg.version}`;
   return {
     pkg,
     matchedName,
@@ -635,9 +650,12 @@ function perPackage(
     resource: Object.freeze({ type: 'package', id: `${pkg.name}@${pkg.version}` }),
     evidence: Object.freeze({ file: pkg.source, key: pkg.name, value: pkg.version }),
     resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
-    head: `${pkg.name} ${pkg.version}`,
-    sourceText:
-      matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '',
+    head,
+    messageHead:
+      matchedName !== pkg.name || installed !== pkg.version
+        ? `${head} (source ${matchedName} ${installed})`
+        : head,
+    remedyHead: `Upgrade ${pkg.name} to `,
   };
 }
 
@@ -666,19 +684,20 @@ function buildFinding(m: Merged, p: PerPackage): Finding {
   if (m.modified) info.modified = m.modified;
 
   const finding: Finding = {
-    id: packageFingerprint(m.vulnId, p.resourceKey),
+    // The same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the one-shot `crypto.hash`
+    // (a hasher object per finding costs twice as much, and there are thousands of findings).
+    id: hash('sha256', m.fingerprintHead + p.resourceKey, 'hex').slice(0, 16),
     checkId: m.vulnId,
     severity: m.decision.severity,
     status: 'fail',
-    title: `${m.vulnId} in ${p.head}`,
-    message: `${p.head}${p.sourceText} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${m.outcomeText}`,
+    title: m.titleHead + p.head,
+    message: p.messageHead + m.messageTail,
     resource: p.resource,
     evidence: p.evidence,
     references: m.references,
     vulnerability: info,
   };
-  if (m.fixedVersion !== undefined)
-    finding.remediation = `Upgrade ${p.pkg.name} to ${m.fixedVersion} or later`;
+  if (m.remedyTail !== undefined) finding.remediation = p.remedyHead + m.remedyTail;
   return finding;
 }
 

@@ -149,8 +149,8 @@ function evaluateRow(row: PackedRow, scheme: PackageEcosystem, installed: string
   row.evaluate(
     scheme,
     installed,
-    (outcome, entry, key, ref) => {
-      out.push({ key, outcome, entry, facts: row.facts(ref), notes });
+    (outcome, entry, ref) => {
+      out.push({ key: row.keyAt(ref), outcome, entry, facts: row.facts(ref), notes });
       notes = [];
     },
     (entry) => evaluateChecked(scheme, installed, entry, (p) => notes.push(p)),

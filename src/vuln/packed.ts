@@ -53,6 +53,7 @@ import {
   MAX_VERSIONS,
   walkRange,
   WALK_AFFECTED,
+  type WalkedEvents,
   WALK_FIXED,
   type RangeOutcome,
 } from './range.js';
@@ -414,8 +415,11 @@ export function encodePackedRow(scheme: PackageEcosystem, inputs: readonly Packe
 const AFFECTED_NO_FIX: RangeOutcome = Object.freeze({ state: 'affected' });
 const FIXED_OUTCOME: RangeOutcome = Object.freeze({ state: 'fixed' });
 
-/** Called for each entry that says something about the installed version. */
-export type PackedVisit = (outcome: RangeOutcome, entry: EntryView, key: string, facts: number) => void;
+/**
+ * Called for each entry that says something about the installed version, with where its advisory's facts are in
+ * the row (for `facts` and `keyAt`).
+ */
+export type PackedVisit = (outcome: RangeOutcome, entry: EntryView, facts: number) => void;
 /**
  * Called for each entry kept as JSON (`entry` already parsed, its `distro` and `package` set): evaluates it (with
  * `range.ts`, reporting problems) and says what it says.
@@ -426,7 +430,7 @@ export type PackedRaw = (entry: AffectedPackage, key: string) => RangeOutcome;
  * One packed row, read. The string section and the version table are read when the row is made; entries when
  * `evaluate` walks them; facts when `facts` is asked.
  */
-export class PackedRow {
+export class PackedRow implements WalkedEvents {
   readonly scheme: PackageEcosystem;
   private readonly s: string;
   /** Version table: start and length of each string, and its class. */
@@ -438,18 +442,10 @@ export class PackedRow {
   private readonly factsEnd: number;
   private readonly entriesStart: number;
   private pos = 0;
+  private readonly factsRead = new Map<number, MatchFacts | null>();
   /** The events of the range being walked, and where the installed version sits (see `place`). */
   private scratch = new Int32Array(16);
   private at = 0;
-  /** `walkRange`'s view of the events in `scratch`. */
-  private readonly kindAt = (i: number): number => {
-    const k = this.scratch[i]! & 3;
-    return k === K_ZERO ? INTRODUCED : k;
-  };
-  private readonly orderAt = (i: number): number => {
-    const x = this.scratch[i]!;
-    return (x & 3) === K_ZERO ? -1 : 2 * this.vClass[x >>> 2]! + 1 - this.at;
-  };
 
   /**
    * @param where what to name in an error (`debian:12 openssl in /path/advisories.db`).
@@ -504,6 +500,18 @@ export class PackedRow {
     );
   }
 
+  /** `WalkedEvents`: the kind of event i of the range in `scratch`. */
+  kind(i: number): number {
+    const k = this.scratch[i]! & 3;
+    return k === K_ZERO ? INTRODUCED : k;
+  }
+
+  /** `WalkedEvents`: how event i of the range in `scratch` compares to the installed version (see `place`). */
+  order(i: number): number {
+    const x = this.scratch[i]!;
+    return (x & 3) === K_ZERO ? -1 : 2 * this.vClass[x >>> 2]! + 1 - this.at;
+  }
+
   /** A varint at the cursor. */
   private u(): number {
     const buf = this.buf;
@@ -541,6 +549,14 @@ export class PackedRow {
     const len = this.u();
     if (start + len > this.s.length) throw this.bad('string out of range');
     return this.s.slice(start, start + len);
+  }
+
+  /** A counted list of string references at the cursor. */
+  private strings(): string[] {
+    const n = this.count(2);
+    const out = new Array<string>(n);
+    for (let i = 0; i < n; i++) out[i] = this.str();
+    return out;
   }
 
   /** Skips a string reference. */
@@ -616,7 +632,7 @@ export class PackedRow {
         const key = this.keyAt(adv);
         if (entry.scheme !== scheme) continue;
         const outcome = raw(entry, key);
-        if (outcome.state !== 'unaffected') visit(outcome, entry, key, adv);
+        if (outcome.state !== 'unaffected') visit(outcome, entry, adv);
         continue;
       }
       if (form !== 0) throw this.bad('entry form');
@@ -646,7 +662,7 @@ export class PackedRow {
         let ev = this.scratch;
         if (ev.length < ne) ev = this.scratch = new Int32Array(Math.max(ne, 2 * ev.length));
         for (let i = 0; i < ne; i++) ev[i] = this.event();
-        const walked = walkRange(ne, this.kindAt, this.orderAt);
+        const walked = walkRange(ne, this);
         if (walked >= 0) {
           affected = true;
           const vi = ev[walked]! >>> 2;
@@ -709,7 +725,7 @@ export class PackedRow {
           ? AFFECTED_NO_FIX
           : { state: 'affected', fixed: this.version(fix) }
         : FIXED_OUTCOME;
-      visit(outcome, view, this.keyAt(adv), adv);
+      visit(outcome, view, adv);
     }
   }
 
@@ -723,15 +739,22 @@ export class PackedRow {
     return key;
   }
 
-  /** The facts of the advisory whose record starts at `adv`; null for a withdrawn advisory. */
+  /**
+   * The facts of the advisory whose record starts at `adv`, read once (the same object for every entry of the
+   * advisory); null for a withdrawn advisory.
+   */
   facts(adv: number): MatchFacts | null {
+    let f = this.factsRead.get(adv);
+    if (f !== undefined) return f;
     const keep = this.pos;
     this.pos = this.factsStart + adv;
     try {
-      return this.readFacts();
+      f = this.readFacts();
     } finally {
       this.pos = keep;
     }
+    this.factsRead.set(adv, f);
+    return f;
   }
 
   private readFacts(): MatchFacts | null {
@@ -752,15 +775,9 @@ export class PackedRow {
     const id = this.str();
     const origin = ORIGINS[this.u()];
     if (origin === undefined) throw this.bad('origin');
-    const list = (): string[] => {
-      const n = this.count(2);
-      const out: string[] = [];
-      for (let i = 0; i < n; i++) out.push(this.str());
-      return out;
-    };
-    const vulnIds = list();
+    const vulnIds = this.strings();
     const nc = this.count(6);
-    const cvss: CvssScore[] = [];
+    const cvss = new Array<CvssScore>(nc);
     for (let i = 0; i < nc; i++) {
       const version = CVSS_VERSIONS[this.u()];
       if (version === undefined) throw this.bad('CVSS version');
@@ -772,16 +789,16 @@ export class PackedRow {
       else throw this.bad('CVSS score');
       const severity: Severity | undefined = SEVERITIES[this.u()];
       if (severity === undefined) throw this.bad('CVSS severity');
-      cvss.push({ version, vector, baseScore, severity });
+      cvss[i] = { version, vector, baseScore, severity };
     }
-    const badVectors = list();
+    const badVectors = this.strings();
     const distroSeverity = flags & F_SEVERITY ? this.str() : undefined;
-    const aliasIds = list();
+    const aliasIds = this.strings();
     const published = flags & F_PUBLISHED ? this.str() : undefined;
     const modified = this.str();
     const summary = flags & F_SUMMARY ? this.str() : undefined;
     const advisoryUrl = flags & F_ADVISORY_URL ? this.str() : undefined;
-    const urls = list();
+    const urls = this.strings();
     if (this.pos > this.factsEnd) throw this.bad('facts past their section');
     const f: MatchFacts = {
       key,

@@ -217,23 +217,49 @@ function listedEquals(scheme: PackageEcosystem, v: string, installed: string): b
   return isValidVersion(scheme, v) ? compareVersions(scheme, v, installed) === 0 : NaN;
 }
 
+/** The events of one range as `walkRange` reads them. */
+export interface WalkedEvents {
+  /** Event i's kind: `INTRODUCED`, `FIXED` or `LAST_AFFECTED`. */
+  kind(i: number): number;
+  /** How event i's version compares to the installed one: negative, zero, positive (`introduced: "0"`: below). */
+  order(i: number): number;
+}
+
+/** A range checked by `checkRange`, against an installed version. */
+class CheckedEvents implements WalkedEvents {
+  constructor(
+    private readonly scheme: PackageEcosystem,
+    private readonly events: readonly unknown[],
+    private readonly installed: string,
+  ) {}
+
+  kind(i: number): number {
+    return kindOf(this.events[i]);
+  }
+
+  order(i: number): number {
+    const ev = this.events[i];
+    const kind = kindOf(ev);
+    const v = versionOf(ev, kind);
+    return kind === INTRODUCED && v === '0' ? -1 : compareVersions(this.scheme, v, this.installed);
+  }
+}
+
 /**
- * The OSV walk over one range of `n` events in walking order (`checkRange`): `kind(i)` is event i's kind
- * (`INTRODUCED`, `FIXED`, `LAST_AFFECTED`), `order(i)` how its version compares to the installed one (negative,
- * zero, positive; an `introduced: "0"` is always below). Sets "affected" at each `introduced` at or below the
+ * The OSV walk over one range of `n` events in walking order (`checkRange`). Sets "affected" at each `introduced` at or below the
  * installed version, clears it at each `fixed` at or below it and at each `last_affected` below it, stopping at
  * the first event above it. Returns, for an affected version, the index of the `fixed` event that ends its
  * interval, or `WALK_AFFECTED` when a `last_affected` (or nothing) ends it; otherwise `WALK_FIXED` when the walk's
  * last change was a `fixed` event, else `WALK_NONE`.
  */
-export function walkRange(n: number, kind: (i: number) => number, order: (i: number) => number): number {
+export function walkRange(n: number, events: WalkedEvents): number {
   let vulnerable = false;
   let lastWasFix = false;
   let i = 0;
   // Events are sorted: stop at the first one above the installed version.
   for (; i < n; i++) {
-    const k = kind(i);
-    const c = order(i);
+    const k = events.kind(i);
+    const c = events.order(i);
     if (c > 0) break;
     if (k === INTRODUCED) {
       vulnerable = true;
@@ -249,7 +275,7 @@ export function walkRange(n: number, kind: (i: number) => number, order: (i: num
   if (vulnerable) {
     // The interval ends at the next fixed or last_affected event; only a `fixed` one names a fix.
     for (; i < n; i++) {
-      const k = kind(i);
+      const k = events.kind(i);
       if (k === INTRODUCED) continue;
       return k === FIXED ? i : WALK_AFFECTED;
     }
@@ -284,15 +310,7 @@ export function evaluateChecked(
           report?.(`ranges[${r}]: ${events}; range skipped`);
           continue;
         }
-        const walked = walkRange(
-          events.length,
-          (i) => kindOf(events[i]),
-          (i) => {
-            const kind = kindOf(events[i]);
-            const v = versionOf(events[i], kind);
-            return kind === INTRODUCED && v === '0' ? -1 : compareVersions(scheme, v, installed);
-          },
-        );
+        const walked = walkRange(events.length, new CheckedEvents(scheme, events, installed));
         if (walked >= 0) {
           affected = true;
           const v = versionOf(events[walked], FIXED);
