@@ -414,11 +414,19 @@ function applies(e: Evaluated, scheme: PackageEcosystem, arch: string, modular: 
 }
 
 /** A distro rating as a candidate for a finding's severity (see `mergeGroup`), or nothing for a blank one. */
-function pushRating(out: RatingCandidate[], rating: string | undefined, tier: number, source: string): void {
-  if (typeof rating !== 'string' || rating.trim() === '') return;
+function pushRating(
+  out: RatingCandidate[] | undefined,
+  rating: string | undefined,
+  tier: number,
+  source: string,
+): RatingCandidate[] | undefined {
+  if (typeof rating !== 'string' || rating.trim() === '') return out;
   const sev = distroRating(rating);
   const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
-  out.push({ tier, rank, source, rating });
+  const c = { tier, rank, source, rating };
+  if (out === undefined) return [c];
+  out.push(c);
+  return out;
 }
 
 /**
@@ -492,6 +500,16 @@ interface Merged {
   fingerprintHead: string;
 }
 
+/** An empty list to read. */
+const NONE_YET: readonly never[] = Object.freeze([]);
+
+/** `list` with `x` added at its end unless it is there already; a new list of one when there is no list yet. */
+function addUnique<T>(list: T[] | undefined, x: T): T[] {
+  if (list === undefined) return [x];
+  if (!list.includes(x)) list.push(x);
+  return list;
+}
+
 /** A distro rating a finding's severity may come from (see `mergeGroup`). */
 interface RatingCandidate {
   tier: number;
@@ -536,49 +554,52 @@ function mergeGroup(
     fixedVersion !== undefined ? 'fixed' : wontFix ? 'wont-fix' : 'not-fixed';
 
   // Records in order of first appearance; one advisory per (record, ecosystem). Distro ratings: single-vulnerability
-  // records before multi-CVE advisories, per-package before per-record, the highest first within a tier. The lists
-  // findings keep are copied out at their size (a list grown by `push` holds room for 16).
-  const records: MatchFacts[] = [];
-  const advisories: VulnerabilityInfo['advisories'] = [];
-  const cvss: CvssScore[] = [];
-  const candidates: RatingCandidate[] = [];
+  // records before multi-CVE advisories, per-package before per-record, the highest first within a tier. Lists start
+  // as a list of one (most vulnerabilities come from one record; a list grown by `push` holds room for 16).
+  let records: MatchFacts[] | undefined;
+  let advisories: VulnerabilityInfo['advisories'] | undefined;
+  let cvss: CvssScore[] | undefined;
+  let candidates: RatingCandidate[] | undefined;
   for (const e of group) {
     if (e.outcome.state !== 'affected') continue;
     const adv = e.facts!;
-    if (!records.includes(adv)) records.push(adv);
+    records = addUnique(records, adv);
     const ecosystem = e.entry.ecosystem;
     let known = false;
-    for (const a of advisories) if (a.id === adv.id && a.ecosystem === ecosystem) known = true;
-    if (!known) advisories.push(Object.freeze({ id: adv.id, origin: adv.origin, ecosystem }));
+    if (advisories)
+      for (const a of advisories) if (a.id === adv.id && a.ecosystem === ecosystem) known = true;
+    if (!known) {
+      advisories = addUnique(advisories, Object.freeze({ id: adv.id, origin: adv.origin, ecosystem }));
+    }
     for (const c of cvssOf(adv)) {
       let seen = false;
-      for (const x of cvss) if (x.vector === c.vector) seen = true;
-      if (!seen) cvss.push(c);
+      if (cvss) for (const x of cvss) if (x.vector === c.vector) seen = true;
+      if (!seen) cvss = addUnique(cvss, c);
     }
     const single = adv.vulnIds.length === 1 ? 0 : 2;
-    pushRating(candidates, e.entry.distroSeverity, single, e.source);
-    pushRating(candidates, adv.distroSeverity, single + 1, e.source);
+    candidates = pushRating(candidates, e.entry.distroSeverity, single, e.source);
+    candidates = pushRating(candidates, adv.distroSeverity, single + 1, e.source);
   }
-  if (candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
-  const decision = decideSeverity(candidates, cvss);
-  const shownRating =
-    decision.distro ??
-    (candidates[0] ? { source: candidates[0].source, rating: candidates[0].rating } : undefined);
+  if (candidates && candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
+  const decision = decideSeverity(candidates ?? NONE_YET, cvss ?? NONE_YET);
+  const first = candidates?.[0];
+  const shownRating = decision.distro ?? (first ? { source: first.source, rating: first.rating } : undefined);
 
   // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
-  const aliases: string[] = [];
+  let aliases: string[] | undefined;
   let published: string | undefined;
   let modified: string | undefined;
   let summary: string | undefined;
-  for (const adv of records) {
-    for (const id of adv.aliasIds) if (id !== vulnId && !aliases.includes(id)) aliases.push(id);
+  for (const adv of records!) {
+    for (const id of adv.aliasIds) if (id !== vulnId) aliases = addUnique(aliases, id);
     if (adv.published && (published === undefined || adv.published < published)) published = adv.published;
     if (adv.modified && (modified === undefined || adv.modified > modified)) modified = adv.modified;
     if (summary === undefined) summary = adv.summary;
   }
 
-  const ids: string[] = [];
-  for (const a of advisories) if (a.id !== vulnId && !ids.includes(a.id)) ids.push(a.id);
+  let ids: string[] | undefined;
+  for (const a of advisories!) if (a.id !== vulnId) ids = addUnique(ids, a.id);
+  ids ??= [];
   const idsText = ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '';
   const outcomeText =
     fixState === 'fixed'
@@ -587,19 +608,19 @@ function mergeGroup(
         ? '. No fix yet: the distribution does not plan to fix it.'
         : '. No fix yet.';
   // The scores are the facts' own objects, which live as long as this call: frozen where they are.
-  for (const c of cvss) Object.freeze(c);
+  if (cvss) for (const c of cvss) Object.freeze(c);
   return {
     vulnId,
     fixedVersion,
     fixState,
-    advisories: Object.freeze(advisories.slice()) as Merged['advisories'],
-    aliases: Object.freeze(aliases.slice()) as string[],
-    cvss: Object.freeze(cvss.slice()) as CvssScore[],
+    advisories: Object.freeze(advisories!) as Merged['advisories'],
+    aliases: Object.freeze(aliases ?? []) as string[],
+    cvss: Object.freeze(cvss ?? []) as CvssScore[],
     decision,
     shownRating: shownRating && Object.freeze({ source: shownRating.source, rating: shownRating.rating }),
     published,
     modified,
-    references: referencesFor(vulnId, records),
+    references: referencesFor(vulnId, records!),
     titleHead: `${vulnId} in `,
     messageTail: ` is affected by ${vulnId}${idsText}${summary ? `: ${summary}` : ''}${outcomeText}`,
     remedyTail: fixedVersion !== undefined ? `${fixedVersion} or later` : undefined,
@@ -711,28 +732,24 @@ function referencesFor(vulnId: string, records: readonly MatchFacts[]): Referenc
 
 function collectReferences(vulnId: string, records: readonly MatchFacts[]): Reference[] {
   const out: Reference[] = [];
-  const urls = new Set<string>();
-  if (isCve(vulnId)) {
-    const url = `https://nvd.nist.gov/vuln/detail/${vulnId}`;
-    out.push({ type: 'cve', id: vulnId, url });
-    urls.add(url);
-  }
+  if (isCve(vulnId)) out.push({ type: 'cve', id: vulnId, url: `https://nvd.nist.gov/vuln/detail/${vulnId}` });
   for (const adv of records) {
     if (out.length >= MAX_REFERENCES) break;
-    if (adv.id === vulnId || out.some((r) => r.type === 'advisory' && r.id === adv.id)) continue;
+    if (adv.id === vulnId) continue;
+    let known = false;
+    for (const r of out) if (r.type === 'advisory' && r.id === adv.id) known = true;
+    if (known) continue;
     const ref: Reference = { type: 'advisory', id: adv.id };
-    if (adv.advisoryUrl !== undefined) {
-      ref.url = adv.advisoryUrl;
-      urls.add(adv.advisoryUrl);
-    }
+    if (adv.advisoryUrl !== undefined) ref.url = adv.advisoryUrl;
     out.push(ref);
   }
   for (const adv of records) {
     for (const url of adv.urls) {
       if (out.length >= MAX_REFERENCES) return out;
-      if (urls.has(url)) continue;
-      urls.add(url);
-      out.push({ type: 'url', id: url, url });
+      // Every link taken is the `url` of a reference in `out`: at most `MAX_REFERENCES` to look through.
+      let taken = false;
+      for (const r of out) if (r.url === url) taken = true;
+      if (!taken) out.push({ type: 'url', id: url, url });
     }
   }
   return out;
