@@ -235,7 +235,7 @@ export function matchInventory(
           version,
           (outcome, entry, ref) => {
             if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
-            ev.list.push({ entry, advisoryKey: '', outcome, source, row, ref });
+            ev.list.push({ entry, advisoryKey: '', outcome, source, row, ref, facts: undefined });
             if (outcome.state === 'affected') ev.anyAffected = true;
             if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
           },
@@ -257,7 +257,15 @@ export function matchInventory(
         const outcome = evaluateChecked(scheme, version, entry, report);
         if (outcome.state === 'unaffected') continue;
         if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
-        ev.list.push({ entry, advisoryKey: hit.advisoryKey, outcome, source });
+        ev.list.push({
+          entry,
+          advisoryKey: hit.advisoryKey,
+          outcome,
+          source,
+          row: undefined,
+          ref: undefined,
+          facts: undefined,
+        });
         if (outcome.state === 'affected') ev.anyAffected = true;
         if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
       }
@@ -583,6 +591,7 @@ function mergeGroup(
   if (candidates && candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
   const decision = decideSeverity(candidates ?? NONE_YET, cvss ?? NONE_YET);
   const first = candidates?.[0];
+  // The decision's own rating object is made for it; a first candidate's is copied out.
   const shownRating = decision.distro ?? (first ? { source: first.source, rating: first.rating } : undefined);
 
   // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
@@ -617,7 +626,7 @@ function mergeGroup(
     aliases: Object.freeze(aliases ?? []) as string[],
     cvss: Object.freeze(cvss ?? []) as CvssScore[],
     decision,
-    shownRating: shownRating && Object.freeze({ source: shownRating.source, rating: shownRating.rating }),
+    shownRating: shownRating && Object.freeze(shownRating),
     published,
     modified,
     references: referencesFor(vulnId, records!),

@@ -412,6 +412,11 @@ export function encodePackedRow(scheme: PackageEcosystem, inputs: readonly Packe
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding.
 
+/** Where rows put the events of the range they walk: one at a time (`evaluate` does not call itself). */
+let SCRATCH = new Int32Array(64);
+/** The list of nothing that facts share. */
+const NOTHING: readonly never[] = Object.freeze([]);
+
 const AFFECTED_NO_FIX: RangeOutcome = Object.freeze({ state: 'affected' });
 const FIXED_OUTCOME: RangeOutcome = Object.freeze({ state: 'fixed' });
 
@@ -442,9 +447,10 @@ export class PackedRow implements WalkedEvents {
   private readonly factsEnd: number;
   private readonly entriesStart: number;
   private pos = 0;
-  private readonly factsRead = new Map<number, MatchFacts | null>();
+  /** Facts read, by record offset; made on the first read (most rows are read for one version, some for none). */
+  private factsRead: Map<number, MatchFacts | null> | undefined;
   /** The events of the range being walked, and where the installed version sits (see `place`). */
-  private scratch = new Int32Array(16);
+  private scratch = SCRATCH;
   private at = 0;
 
   /**
@@ -554,6 +560,7 @@ export class PackedRow implements WalkedEvents {
   /** A counted list of string references at the cursor. */
   private strings(): string[] {
     const n = this.count(2);
+    if (n === 0) return NOTHING as never[];
     const out = new Array<string>(n);
     for (let i = 0; i < n; i++) out[i] = this.str();
     return out;
@@ -660,7 +667,7 @@ export class PackedRow implements WalkedEvents {
       for (let r = 0; r < nr; r++) {
         const ne = this.count(1);
         let ev = this.scratch;
-        if (ev.length < ne) ev = this.scratch = new Int32Array(Math.max(ne, 2 * ev.length));
+        if (ev.length < ne) ev = this.scratch = SCRATCH = new Int32Array(Math.max(ne, 2 * ev.length));
         for (let i = 0; i < ne; i++) ev[i] = this.event();
         const walked = walkRange(ne, this);
         if (walked >= 0) {
@@ -744,6 +751,7 @@ export class PackedRow implements WalkedEvents {
    * advisory); null for a withdrawn advisory.
    */
   facts(adv: number): MatchFacts | null {
+    this.factsRead ??= new Map();
     let f = this.factsRead.get(adv);
     if (f !== undefined) return f;
     const keep = this.pos;

@@ -606,9 +606,11 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
       } else {
-        // Matching reads a run of pages per package (see the layout above): plain reads cost less than mapping the
-        // file, whose unmapping on close alone took longer than the reads. Keep more in SQLite's own cache.
-        db.pragma('mmap_size = 0');
+        // Matching reads one packed row per package (see the layout above), a few KiB each: mapped, the pages it
+        // touches are read without a system call and a copy each (the rows of a 1,000-package inventory: 5.5 ms
+        // against 7 ms with plain reads, unmapping included). The whole file is mapped: the rows an import packs
+        // last sit at its end. Keep more in SQLite's own cache for the rest.
+        db.pragma('mmap_size = 2147418112');
         db.pragma('cache_size = -65536');
       }
       return new AdvisoryDb(path, db, ro);
