@@ -88,7 +88,7 @@ test('db info: path, schema, last import and age, sources, counts per feed and d
     const t = call(dir, ['info', { db }]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, new RegExp(`^Database +${db}$`, 'm'));
-    assert.match(t.stdout, /^Schema +2$/m);
+    assert.match(t.stdout, /^Schema +3$/m);
     assert.match(t.stdout, /^Last import +\d{4}-\d\d-\d\dT[\d:.]+Z \(0 days ago\)$/m);
     assert.match(
       t.stdout,

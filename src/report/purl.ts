@@ -16,11 +16,21 @@
 import type { OsInfo, Package } from '../model/inventory.js';
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 /** Names come from a scanned image: a lone UTF-16 surrogate would make URI encoding throw. */
 function clean(s: string): string {
-  return s.replace(LONE_SURROGATE, '\uFFFD');
+  return SURROGATE.test(s) ? s.replace(LONE_SURROGATE, '\uFFFD') : s;
 }
+
+/**
+ * Strings that the encodings below leave as they are, tested first (a purl is written for every vulnerable
+ * package): what `encodeURIComponent` leaves alone, with `:` and `+` for a version, and only `A-Z a-z 0-9 * - . _`
+ * for a qualifier value.
+ */
+const PLAIN_NAME = /^[\w.!~*'()-]*$/;
+const PLAIN_VERSION = /^[\w.!~*'():+-]*$/;
+const PLAIN_QUALIFIER = /^[\w.*-]*$/;
 
 /** The purl namespace of a distribution: `debian`, `ubuntu`, `alpine`, `redhat`... */
 function namespace(os: OsInfo | undefined, pkg: Package): string {
@@ -49,6 +59,7 @@ const FORM_EXTRA = /[!'()~]/g;
 
 /** A qualifier value: form-encoded (only `A-Z a-z 0-9 * - . _` left), a space as `%20`. */
 function encodeQualifier(s: string): string {
+  if (PLAIN_QUALIFIER.test(s)) return s;
   return encodeURIComponent(s).replace(FORM_EXTRA, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
@@ -74,9 +85,9 @@ export function packageUrl(pkg: Package, os: OsInfo | undefined): string {
   if (n === '') throw new Error('a package URL requires a name');
   if (type !== 'rpm') n = n.toLowerCase();
   const ns = collapseSlashes(clean(namespace(os, pkg))).toLowerCase();
-  let out = `pkg:${type}/${ns !== '' ? `${encodeExcept(ns, KEEP_NAMESPACE)}/` : ''}${encodeURIComponent(n)}`;
+  let out = `pkg:${type}/${ns !== '' ? `${encodeExcept(ns, KEEP_NAMESPACE)}/` : ''}${PLAIN_NAME.test(n) ? n : encodeURIComponent(n)}`;
   const v = version.trim();
-  if (v !== '') out += `@${encodeExcept(v, KEEP_VERSION)}`;
+  if (v !== '') out += `@${PLAIN_VERSION.test(v) ? v : encodeExcept(v, KEEP_VERSION)}`;
 
   // Keys in sorted order: arch, distro, upstream.
   const qualifiers: string[] = [];

@@ -40,6 +40,7 @@ import { distroKeysFor } from './ecosystem.js';
 import { isCve, matchFactsOf, MAX_REFERENCES, oneLine } from './facts.js';
 import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
 import { decideSeverity, distroRating, ratingSource, type SeverityDecision } from './severity.js';
+import type { EntryView, PackedRow } from './packed.js';
 import type { AdvisoryIndex, AffectedHit, AffectedPackage, DistroKey, MatchFacts } from './types.js';
 import { compareVersions } from './version/index.js';
 
@@ -64,8 +65,12 @@ export interface MatchResult {
 
 /** One entry that says something about one installed (name, version). */
 interface Evaluated {
-  entry: AffectedPackage;
+  entry: EntryView;
+  /** The advisory's key ('' for an entry of a packed row: its facts come from the row). */
   advisoryKey: string;
+  /** For an entry of a packed row: the row and where its advisory's facts are in it. */
+  row?: PackedRow;
+  ref?: number;
   outcome: RangeOutcome;
   /** Whose rating the entry carries (`ratingSource` of its distro). */
   source: string;
@@ -80,6 +85,8 @@ interface Evaluation {
   anyAffected: boolean;
   /** Some entry is restricted to architectures: results differ by architecture. */
   archRestricted: boolean;
+  /** The merged vulnerabilities, by architecture (when restricted) and modularity (second pass). */
+  merged?: Map<string, Merged[]>;
 }
 
 /** One installed package as the matcher keys it, and what was found out about it in the first pass. */
@@ -93,14 +100,6 @@ interface Item {
   evaluation?: Evaluation;
   /** Notes to give, in order, when the second pass reaches this package (as a one-pass matcher would). */
   notes?: string[];
-}
-
-/**
- * A package's fingerprint, the same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the
- * one-shot `crypto.hash` (a hasher object per finding costs twice as much, and there are thousands of findings).
- */
-function packageFingerprint(checkId: string, resource: string): string {
-  return hash('sha256', `${checkId}\0package\0${resource}`, 'hex').slice(0, 16);
 }
 
 /** One architecture spelling per architecture; `noarch` for architecture-independent packages. */
@@ -196,7 +195,7 @@ export function matchInventory(
   // Per-call caches: an installed version checked once, a (name, version) evaluated once however many binary
   // packages share that source, an advisory's facts resolved once.
   const evalCache = new Map<string, Evaluation>();
-  const validCache = new Map<string, boolean>();
+  const validCache = new Map<PackageEcosystem, Map<string, boolean>>();
   const factsCache = new Map<string, MatchFacts | null>();
 
   // First pass: every package keyed, its version checked, and the entries of its name fetched and evaluated.
@@ -207,7 +206,8 @@ export function matchInventory(
     const version = bySource ? pkg.sourceVersion || pkg.version : pkg.version;
     items.push({ pkg, scheme, name, version });
   }
-  const bulk = bulkHits(index, keys, items);
+  const packed = packedRows(index, keys, items);
+  const bulk = packed ? undefined : bulkHits(index, keys, items);
 
   // Problems with a record are reported with the record's id; the advisory is fetched only when there is one.
   let currentKey = '';
@@ -228,6 +228,25 @@ export function matchInventory(
     let ev = NONE;
     for (let k = 0; k < keys.length; k++) {
       const source = sources[k]!;
+      if (packed) {
+        const row = packed[k]!.get(name);
+        row?.evaluate(
+          scheme,
+          version,
+          (outcome, entry, ref) => {
+            if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
+            ev.list.push({ entry, advisoryKey: '', outcome, source, row, ref, facts: undefined });
+            if (outcome.state === 'affected') ev.anyAffected = true;
+            if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
+          },
+          (entry, advisoryKey) => {
+            currentKey = advisoryKey;
+            currentEntry = entry;
+            return evaluateChecked(scheme, version, entry, report);
+          },
+        );
+        continue;
+      }
       const hits = bulk ? (bulk[k]!.get(name) ?? NO_HITS) : index.lookup(keys[k]!, name);
       for (const hit of hits) {
         const entry = hit.affected;
@@ -238,7 +257,15 @@ export function matchInventory(
         const outcome = evaluateChecked(scheme, version, entry, report);
         if (outcome.state === 'unaffected') continue;
         if (ev === NONE) ev = { list: [], anyAffected: false, archRestricted: false };
-        ev.list.push({ entry, advisoryKey: hit.advisoryKey, outcome, source });
+        ev.list.push({
+          entry,
+          advisoryKey: hit.advisoryKey,
+          outcome,
+          source,
+          row: undefined,
+          ref: undefined,
+          facts: undefined,
+        });
         if (outcome.state === 'affected') ev.anyAffected = true;
         if (Array.isArray(entry.arches) && entry.arches.length > 0) ev.archRestricted = true;
       }
@@ -252,11 +279,10 @@ export function matchInventory(
   // where some entry of the same package knows no fix (a fixed record beats an unfixed one).
   const wanted = new Set<string>();
   for (const item of items) {
-    let valid = validCache.get(`${item.scheme}\0${item.version}`);
-    if (valid === undefined) {
-      valid = isValidVersion(item.scheme, item.version);
-      validCache.set(`${item.scheme}\0${item.version}`, valid);
-    }
+    let validity = validCache.get(item.scheme);
+    if (validity === undefined) validCache.set(item.scheme, (validity = new Map()));
+    let valid = validity.get(item.version);
+    if (valid === undefined) validity.set(item.version, (valid = isValidVersion(item.scheme, item.version)));
     if (!valid) {
       item.notes = [
         `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
@@ -268,7 +294,7 @@ export function matchInventory(
     const ev = evaluate(item.scheme, item.name, item.version);
     if (pending !== undefined && evalCache.size > seen) item.notes = pending;
     item.evaluation = ev;
-    if (!ev.anyAffected || evalCache.size === seen) continue;
+    if (packed || !ev.anyAffected || evalCache.size === seen) continue;
     let unfixed = false;
     for (const e of ev.list) {
       if (e.outcome.state !== 'affected') continue;
@@ -295,7 +321,13 @@ export function matchInventory(
     return facts ?? undefined;
   };
   const factsFor = (e: Evaluated): MatchFacts | undefined => {
-    if (e.facts === undefined) e.facts = factsOf(e.advisoryKey) ?? null;
+    if (e.facts === undefined) {
+      if (e.row) {
+        // One object per advisory of a row (the row keeps them).
+        const facts = e.row.facts(e.ref!);
+        e.facts = facts?.withdrawn ? null : facts;
+      } else e.facts = factsOf(e.advisoryKey) ?? null;
+    }
     return e.facts ?? undefined;
   };
   // A vector that does not score is reported once per call, with the first record that has it.
@@ -311,8 +343,9 @@ export function matchInventory(
 
   // Second pass. Merged vulnerabilities per (name, version, architecture class when it matters, modularity):
   // shared by every binary package of one source, so the merging is done once.
-  const mergedCache = new Map<string, Merged[]>();
-  const seen = new Set<string>();
+  // Findings are unique by fingerprint, that is by (vulnerability, resource key): the vulnerabilities merged for one
+  // package are distinct, so only a resource key met before (two packages of one name and architecture) can repeat.
+  const seen = new Map<string, Merged[] | Set<string>>();
   const prefix = opts.target !== undefined ? `${opts.target}/` : '';
   for (const item of items) {
     if (item.notes) for (const n of item.notes) note(n);
@@ -322,8 +355,9 @@ export function matchInventory(
 
     const arch = normalizeArch(typeof pkg.arch === 'string' ? pkg.arch : '');
     const modular = scheme === 'rpm' && isModularRelease(pkg.version);
-    const mk = `${scheme}\0${name}\0${version}\0${evaluation.archRestricted ? arch : '*'}\0${modular ? 1 : 0}`;
-    let merged = mergedCache.get(mk);
+    const mk = `${evaluation.archRestricted ? arch : '*'}${modular ? '\0m' : ''}`;
+    evaluation.merged ??= new Map();
+    let merged = evaluation.merged.get(mk);
     if (!merged) {
       // Only vulnerabilities some applicable entry says are present need merging; entries that say the version is
       // fixed matter only for those without any fix on offer (a fixed record beats an unfixed one).
@@ -352,7 +386,7 @@ export function matchInventory(
         const m = mergeGroup(vulnId, groups.get(vulnId)!, scheme, cvssOf);
         if (m) merged.push(m);
       }
-      mergedCache.set(mk, merged);
+      evaluation.merged.set(mk, merged);
     }
     if (merged.length === 0) continue;
 
@@ -363,12 +397,17 @@ export function matchInventory(
       purl = '';
     }
     const per = perPackage(pkg, name, version, purl, prefix);
+    let before = seen.get(per.resourceKey);
+    if (before === undefined) {
+      seen.set(per.resourceKey, merged);
+      for (const m of merged) findings.push(buildFinding(m, per));
+      continue;
+    }
+    if (Array.isArray(before)) seen.set(per.resourceKey, (before = new Set(before.map((m) => m.vulnId))));
     for (const m of merged) {
-      const f = buildFinding(m, per);
-      if (!seen.has(f.id)) {
-        seen.add(f.id);
-        findings.push(f);
-      }
+      if (before.has(m.vulnId)) continue;
+      before.add(m.vulnId);
+      findings.push(buildFinding(m, per));
     }
   }
   if (dropped > 0) notes.push(`… and ${dropped} more notes`);
@@ -384,15 +423,18 @@ function applies(e: Evaluated, scheme: PackageEcosystem, arch: string, modular: 
 
 /** A distro rating as a candidate for a finding's severity (see `mergeGroup`), or nothing for a blank one. */
 function pushRating(
-  out: Array<{ tier: number; rank: number; source: string; rating: string }>,
+  out: RatingCandidate[] | undefined,
   rating: string | undefined,
   tier: number,
   source: string,
-): void {
-  if (typeof rating !== 'string' || rating.trim() === '') return;
+): RatingCandidate[] | undefined {
+  if (typeof rating !== 'string' || rating.trim() === '') return out;
   const sev = distroRating(rating);
   const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
-  out.push({ tier, rank, source, rating });
+  const c = { tier, rank, source, rating };
+  if (out === undefined) return [c];
+  out.push(c);
+  return out;
 }
 
 /**
@@ -409,6 +451,26 @@ function bulkHits(
   return keys.map((k) => index.lookupMany!(k, names));
 }
 
+/**
+ * The packed rows of every package name for each distro key, from `matchRows` when the index has it and can give
+ * them for every key, else undefined (the matcher then reads hits).
+ */
+function packedRows(
+  index: AdvisoryIndex,
+  keys: readonly DistroKey[],
+  items: readonly Item[],
+): Array<Map<string, PackedRow>> | undefined {
+  if (!index.matchRows) return undefined;
+  const names = [...new Set(items.map((i) => i.name))];
+  const out: Array<Map<string, PackedRow>> = [];
+  for (const k of keys) {
+    const rows = index.matchRows(k, names);
+    if (!rows) return undefined;
+    out.push(rows);
+  }
+  return out;
+}
+
 /** `scoreVector` memoised for one call. */
 function memoScore(): (vector: string) => CvssScore | undefined {
   const cache = new Map<string, CvssScore | null>();
@@ -419,22 +481,10 @@ function memoScore(): (vector: string) => CvssScore | undefined {
   };
 }
 
-/** The highest of some versions of one scheme. */
-function highest(scheme: PackageEcosystem, versions: readonly string[]): string | undefined {
-  let best: string | undefined;
-  for (const v of versions) {
-    try {
-      if (best === undefined || compareVersions(scheme, v, best) > 0) best = v;
-    } catch {
-      // Versions here were validated when the entry was prepared.
-    }
-  }
-  return best;
-}
-
 /**
  * What the records say about one vulnerability of one installed (name, version): everything but the package. The
- * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`).
+ * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`), and so do
+ * the strings that finish its title, message and remediation.
  */
 interface Merged {
   vulnId: string;
@@ -448,10 +498,32 @@ interface Merged {
   published: string | undefined;
   modified: string | undefined;
   references: Reference[];
-  /** ` (DSA-…, USN-…)`, `: summary` and the sentence on the fix, ready for the message. */
-  idsText: string;
-  summaryText: string;
-  outcomeText: string;
+  /** `VULN in `: the title, before the package. */
+  titleHead: string;
+  /** ` is affected by VULN (DSA-…, USN-…): summary. Fixed in 1.2-3.`: the message, after the package. */
+  messageTail: string;
+  /** `1.2-3 or later`: the remediation, after the package name; undefined without a fix. */
+  remedyTail: string | undefined;
+  /** `VULN\0package\0`: the fingerprint's input, before the resource key. */
+  fingerprintHead: string;
+}
+
+/** An empty list to read. */
+const NONE_YET: readonly never[] = Object.freeze([]);
+
+/** `list` with `x` added at its end unless it is there already; a new list of one when there is no list yet. */
+function addUnique<T>(list: T[] | undefined, x: T): T[] {
+  if (list === undefined) return [x];
+  if (!list.includes(x)) list.push(x);
+  return list;
+}
+
+/** A distro rating a finding's severity may come from (see `mergeGroup`). */
+interface RatingCandidate {
+  tier: number;
+  rank: number;
+  source: string;
+  rating: string;
 }
 
 /**
@@ -464,80 +536,104 @@ function mergeGroup(
   scheme: PackageEcosystem,
   cvssOf: (facts: MatchFacts) => CvssScore[],
 ): Merged | undefined {
-  const affected = group.filter((e) => e.outcome.state === 'affected');
-  if (affected.length === 0) return undefined;
-  const fixes: string[] = [];
-  for (const e of affected) if (e.outcome.fixed !== undefined) fixes.push(e.outcome.fixed);
-  if (fixes.length === 0 && group.some((e) => e.outcome.state === 'fixed')) return undefined;
-  const fixedVersion = highest(scheme, fixes);
-  const fixState: VulnerabilityInfo['fixState'] =
-    fixedVersion !== undefined ? 'fixed' : affected.some((e) => e.entry.wontFix) ? 'wont-fix' : 'not-fixed';
-
-  // Records in order of first appearance; one advisory per (record, ecosystem).
-  const records: MatchFacts[] = [];
-  const advisories: VulnerabilityInfo['advisories'] = [];
-  const cvss: CvssScore[] = [];
-  for (const e of affected) {
-    const adv = e.facts!;
-    if (!records.includes(adv)) records.push(adv);
-    if (!advisories.some((a) => a.id === adv.id && a.ecosystem === e.entry.ecosystem)) {
-      advisories.push({ id: adv.id, origin: adv.origin, ecosystem: e.entry.ecosystem });
+  // The highest fix of the affected entries (the first of equals); a fixed record beats records without a fix.
+  let fixedVersion: string | undefined;
+  let anyAffected = false;
+  let anyFixed = false;
+  let wontFix = false;
+  for (const e of group) {
+    const o = e.outcome;
+    if (o.state === 'fixed') anyFixed = true;
+    if (o.state !== 'affected') continue;
+    anyAffected = true;
+    if (e.entry.wontFix) wontFix = true;
+    if (o.fixed === undefined) continue;
+    if (fixedVersion === undefined) fixedVersion = o.fixed;
+    else {
+      try {
+        if (compareVersions(scheme, o.fixed, fixedVersion) > 0) fixedVersion = o.fixed;
+      } catch {
+        // Versions here were validated when the entry was prepared.
+      }
     }
-    for (const c of cvssOf(adv)) if (!cvss.some((x) => x.vector === c.vector)) cvss.push(c);
   }
+  if (!anyAffected || (fixedVersion === undefined && anyFixed)) return undefined;
+  const fixState: VulnerabilityInfo['fixState'] =
+    fixedVersion !== undefined ? 'fixed' : wontFix ? 'wont-fix' : 'not-fixed';
+
+  // Records in order of first appearance; one advisory per (record, ecosystem). Distro ratings: single-vulnerability
+  // records before multi-CVE advisories, per-package before per-record, the highest first within a tier. Lists start
+  // as a list of one (most vulnerabilities come from one record; a list grown by `push` holds room for 16).
+  let records: MatchFacts[] | undefined;
+  let advisories: VulnerabilityInfo['advisories'] | undefined;
+  let cvss: CvssScore[] | undefined;
+  let candidates: RatingCandidate[] | undefined;
+  for (const e of group) {
+    if (e.outcome.state !== 'affected') continue;
+    const adv = e.facts!;
+    records = addUnique(records, adv);
+    const ecosystem = e.entry.ecosystem;
+    let known = false;
+    if (advisories)
+      for (const a of advisories) if (a.id === adv.id && a.ecosystem === ecosystem) known = true;
+    if (!known) {
+      advisories = addUnique(advisories, Object.freeze({ id: adv.id, origin: adv.origin, ecosystem }));
+    }
+    for (const c of cvssOf(adv)) {
+      let seen = false;
+      if (cvss) for (const x of cvss) if (x.vector === c.vector) seen = true;
+      if (!seen) cvss = addUnique(cvss, c);
+    }
+    const single = adv.vulnIds.length === 1 ? 0 : 2;
+    candidates = pushRating(candidates, e.entry.distroSeverity, single, e.source);
+    candidates = pushRating(candidates, adv.distroSeverity, single + 1, e.source);
+  }
+  if (candidates && candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
+  const decision = decideSeverity(candidates ?? NONE_YET, cvss ?? NONE_YET);
+  const first = candidates?.[0];
+  // The decision's own rating object is made for it; a first candidate's is copied out.
+  const shownRating = decision.distro ?? (first ? { source: first.source, rating: first.rating } : undefined);
 
   // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
-  const aliases: string[] = [];
-  for (const adv of records) {
-    for (const id of adv.aliasIds) if (id !== vulnId && !aliases.includes(id)) aliases.push(id);
-  }
-
-  // Distro ratings: single-vulnerability records before multi-CVE advisories, per-package before per-record,
-  // the highest first within a tier.
-  const candidates: Array<{ tier: number; rank: number; source: string; rating: string }> = [];
-  for (const e of affected) {
-    const single = e.facts!.vulnIds.length === 1 ? 0 : 2;
-    pushRating(candidates, e.entry.distroSeverity, single, e.source);
-    pushRating(candidates, e.facts!.distroSeverity, single + 1, e.source);
-  }
-  candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
-  const decision = decideSeverity(candidates, cvss);
-  const shownRating =
-    decision.distro ??
-    (candidates[0] ? { source: candidates[0].source, rating: candidates[0].rating } : undefined);
-
+  let aliases: string[] | undefined;
   let published: string | undefined;
   let modified: string | undefined;
-  for (const adv of records) {
+  let summary: string | undefined;
+  for (const adv of records!) {
+    for (const id of adv.aliasIds) if (id !== vulnId) aliases = addUnique(aliases, id);
     if (adv.published && (published === undefined || adv.published < published)) published = adv.published;
     if (adv.modified && (modified === undefined || adv.modified > modified)) modified = adv.modified;
+    if (summary === undefined) summary = adv.summary;
   }
 
-  const ids = advisories.map((a) => a.id).filter((id, i, all) => id !== vulnId && all.indexOf(id) === i);
-  const summary = records.find((r) => r.summary !== undefined)?.summary;
-  for (const a of advisories) Object.freeze(a);
+  let ids: string[] | undefined;
+  for (const a of advisories!) if (a.id !== vulnId) ids = addUnique(ids, a.id);
+  ids ??= [];
+  const idsText = ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '';
+  const outcomeText =
+    fixState === 'fixed'
+      ? `. Fixed in ${fixedVersion}.`
+      : fixState === 'wont-fix'
+        ? '. No fix yet: the distribution does not plan to fix it.'
+        : '. No fix yet.';
   // The scores are the facts' own objects, which live as long as this call: frozen where they are.
-  for (const c of cvss) Object.freeze(c);
+  if (cvss) for (const c of cvss) Object.freeze(c);
   return {
     vulnId,
     fixedVersion,
     fixState,
-    advisories: Object.freeze(advisories) as Merged['advisories'],
-    aliases: Object.freeze(aliases) as string[],
-    cvss: Object.freeze(cvss) as CvssScore[],
+    advisories: Object.freeze(advisories!) as Merged['advisories'],
+    aliases: Object.freeze(aliases ?? []) as string[],
+    cvss: Object.freeze(cvss ?? []) as CvssScore[],
     decision,
-    shownRating: shownRating && Object.freeze({ source: shownRating.source, rating: shownRating.rating }),
+    shownRating: shownRating && Object.freeze(shownRating),
     published,
     modified,
-    references: referencesFor(vulnId, records),
-    idsText: ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '',
-    summaryText: summary ? `: ${summary}` : '',
-    outcomeText:
-      fixState === 'fixed'
-        ? `. Fixed in ${fixedVersion}.`
-        : fixState === 'wont-fix'
-          ? '. No fix yet: the distribution does not plan to fix it.'
-          : '. No fix yet.',
+    references: referencesFor(vulnId, records!),
+    titleHead: `${vulnId} in `,
+    messageTail: ` is affected by ${vulnId}${idsText}${summary ? `: ${summary}` : ''}${outcomeText}`,
+    remedyTail: fixedVersion !== undefined ? `${fixedVersion} or later` : undefined,
+    fingerprintHead: `${vulnId}\0package\0`,
   };
 }
 
@@ -552,9 +648,12 @@ interface PerPackage {
   evidence: NonNullable<Finding['evidence']>;
   /** `TARGET/name:arch`: the resource part of the fingerprint. */
   resourceKey: string;
-  /** `name version`, ` (source name version)` when they differ. */
+  /** `name version`: the title, after the vulnerability. */
   head: string;
-  sourceText: string;
+  /** `name version`, and ` (source name version)` when they differ: the message, before the vulnerability. */
+  messageHead: string;
+  /** `Upgrade name to `: the remediation, before the fix. */
+  remedyHead: string;
 }
 
 function perPackage(
@@ -564,6 +663,7 @@ function perPackage(
   purl: string,
   prefix: string,
 ): PerPackage {
+  const head = `${pkg.name} ${pkg.version}`;
   return {
     pkg,
     matchedName,
@@ -580,9 +680,12 @@ function perPackage(
     resource: Object.freeze({ type: 'package', id: `${pkg.name}@${pkg.version}` }),
     evidence: Object.freeze({ file: pkg.source, key: pkg.name, value: pkg.version }),
     resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
-    head: `${pkg.name} ${pkg.version}`,
-    sourceText:
-      matchedName !== pkg.name || installed !== pkg.version ? ` (source ${matchedName} ${installed})` : '',
+    head,
+    messageHead:
+      matchedName !== pkg.name || installed !== pkg.version
+        ? `${head} (source ${matchedName} ${installed})`
+        : head,
+    remedyHead: `Upgrade ${pkg.name} to `,
   };
 }
 
@@ -611,19 +714,20 @@ function buildFinding(m: Merged, p: PerPackage): Finding {
   if (m.modified) info.modified = m.modified;
 
   const finding: Finding = {
-    id: packageFingerprint(m.vulnId, p.resourceKey),
+    // The same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the one-shot `crypto.hash`
+    // (a hasher object per finding costs twice as much, and there are thousands of findings).
+    id: hash('sha256', m.fingerprintHead + p.resourceKey, 'hex').slice(0, 16),
     checkId: m.vulnId,
     severity: m.decision.severity,
     status: 'fail',
-    title: `${m.vulnId} in ${p.head}`,
-    message: `${p.head}${p.sourceText} is affected by ${m.vulnId}${m.idsText}${m.summaryText}${m.outcomeText}`,
+    title: m.titleHead + p.head,
+    message: p.messageHead + m.messageTail,
     resource: p.resource,
     evidence: p.evidence,
     references: m.references,
     vulnerability: info,
   };
-  if (m.fixedVersion !== undefined)
-    finding.remediation = `Upgrade ${p.pkg.name} to ${m.fixedVersion} or later`;
+  if (m.remedyTail !== undefined) finding.remediation = p.remedyHead + m.remedyTail;
   return finding;
 }
 
@@ -637,28 +741,24 @@ function referencesFor(vulnId: string, records: readonly MatchFacts[]): Referenc
 
 function collectReferences(vulnId: string, records: readonly MatchFacts[]): Reference[] {
   const out: Reference[] = [];
-  const urls = new Set<string>();
-  if (isCve(vulnId)) {
-    const url = `https://nvd.nist.gov/vuln/detail/${vulnId}`;
-    out.push({ type: 'cve', id: vulnId, url });
-    urls.add(url);
-  }
+  if (isCve(vulnId)) out.push({ type: 'cve', id: vulnId, url: `https://nvd.nist.gov/vuln/detail/${vulnId}` });
   for (const adv of records) {
     if (out.length >= MAX_REFERENCES) break;
-    if (adv.id === vulnId || out.some((r) => r.type === 'advisory' && r.id === adv.id)) continue;
+    if (adv.id === vulnId) continue;
+    let known = false;
+    for (const r of out) if (r.type === 'advisory' && r.id === adv.id) known = true;
+    if (known) continue;
     const ref: Reference = { type: 'advisory', id: adv.id };
-    if (adv.advisoryUrl !== undefined) {
-      ref.url = adv.advisoryUrl;
-      urls.add(adv.advisoryUrl);
-    }
+    if (adv.advisoryUrl !== undefined) ref.url = adv.advisoryUrl;
     out.push(ref);
   }
   for (const adv of records) {
     for (const url of adv.urls) {
       if (out.length >= MAX_REFERENCES) return out;
-      if (urls.has(url)) continue;
-      urls.add(url);
-      out.push({ type: 'url', id: url, url });
+      // Every link taken is the `url` of a reference in `out`: at most `MAX_REFERENCES` to look through.
+      let taken = false;
+      for (const r of out) if (r.url === url) taken = true;
+      if (!taken) out.push({ type: 'url', id: url, url });
     }
   }
   return out;

@@ -28,10 +28,16 @@ export const MAX_EVENTS = 1024;
 /** Explicit `versions` items per entry beyond which the rest is ignored (and reported). */
 export const MAX_VERSIONS = 20_000;
 
-const INTRODUCED = 0;
-const FIXED = 1;
-const LAST_AFFECTED = 2;
+/** Event kinds, as `walkRange` takes them. */
+export const INTRODUCED = 0;
+export const FIXED = 1;
+export const LAST_AFFECTED = 2;
 const BAD = -1;
+
+/** What `walkRange` says besides the index of a fixing event: affected with no fix named, fixed, neither. */
+export const WALK_AFFECTED = -1;
+export const WALK_FIXED = -2;
+export const WALK_NONE = -3;
 
 /** What an entry says about one installed version. */
 export interface RangeOutcome {
@@ -113,7 +119,7 @@ function compareEvents(scheme: PackageEcosystem, a: unknown, b: unknown): number
  * array when already sorted, a sorted copy otherwise — a stable sort, so ties keep the record's order), or a
  * reason to skip the range.
  */
-function checkRange(scheme: PackageEcosystem, events: unknown): readonly unknown[] | string {
+export function checkRange(scheme: PackageEcosystem, events: unknown): readonly unknown[] | string {
   if (!Array.isArray(events)) return 'not a list of events';
   if (events.length > MAX_EVENTS) return `${events.length} events (limit ${MAX_EVENTS})`;
   let sorted = true;
@@ -211,6 +217,73 @@ function listedEquals(scheme: PackageEcosystem, v: string, installed: string): b
   return isValidVersion(scheme, v) ? compareVersions(scheme, v, installed) === 0 : NaN;
 }
 
+/** The events of one range as `walkRange` reads them. */
+export interface WalkedEvents {
+  /** Event i's kind: `INTRODUCED`, `FIXED` or `LAST_AFFECTED`. */
+  kind(i: number): number;
+  /** How event i's version compares to the installed one: negative, zero, positive (`introduced: "0"`: below). */
+  order(i: number): number;
+}
+
+/** A range checked by `checkRange`, against an installed version. */
+class CheckedEvents implements WalkedEvents {
+  constructor(
+    private readonly scheme: PackageEcosystem,
+    private readonly events: readonly unknown[],
+    private readonly installed: string,
+  ) {}
+
+  kind(i: number): number {
+    return kindOf(this.events[i]);
+  }
+
+  order(i: number): number {
+    const ev = this.events[i];
+    const kind = kindOf(ev);
+    const v = versionOf(ev, kind);
+    return kind === INTRODUCED && v === '0' ? -1 : compareVersions(this.scheme, v, this.installed);
+  }
+}
+
+/**
+ * The OSV walk over one range of `n` events in walking order (`checkRange`). Sets "affected" at each `introduced` at or below the
+ * installed version, clears it at each `fixed` at or below it and at each `last_affected` below it, stopping at
+ * the first event above it. Returns, for an affected version, the index of the `fixed` event that ends its
+ * interval, or `WALK_AFFECTED` when a `last_affected` (or nothing) ends it; otherwise `WALK_FIXED` when the walk's
+ * last change was a `fixed` event, else `WALK_NONE`.
+ */
+export function walkRange(n: number, events: WalkedEvents): number {
+  let vulnerable = false;
+  let lastWasFix = false;
+  let i = 0;
+  // Events are sorted: stop at the first one above the installed version.
+  for (; i < n; i++) {
+    const k = events.kind(i);
+    const c = events.order(i);
+    if (c > 0) break;
+    if (k === INTRODUCED) {
+      vulnerable = true;
+      lastWasFix = false;
+    } else if (k === FIXED) {
+      vulnerable = false;
+      lastWasFix = true;
+    } else if (c < 0) {
+      vulnerable = false;
+      lastWasFix = false;
+    }
+  }
+  if (vulnerable) {
+    // The interval ends at the next fixed or last_affected event; only a `fixed` one names a fix.
+    for (; i < n; i++) {
+      const k = events.kind(i);
+      if (k === INTRODUCED) continue;
+      return k === FIXED ? i : WALK_AFFECTED;
+    }
+    return WALK_AFFECTED;
+  }
+  return lastWasFix ? WALK_FIXED : WALK_NONE;
+}
+
 /**
  * Evaluates one affected entry for an installed version the caller has already checked with `isValidVersion`
  * (an invalid one yields `unaffected`). Problems with the record go to `report`; never throws. Allocates nothing
@@ -237,40 +310,13 @@ export function evaluateChecked(
           report?.(`ranges[${r}]: ${events}; range skipped`);
           continue;
         }
-        let vulnerable = false;
-        let lastWasFix = false;
-        let i = 0;
-        // Events are sorted: stop at the first one above the installed version.
-        for (; i < events.length; i++) {
-          const ev = events[i];
-          const kind = kindOf(ev);
-          const v = versionOf(ev, kind);
-          const c = kind === INTRODUCED && v === '0' ? -1 : compareVersions(scheme, v, installed);
-          if (c > 0) break;
-          if (kind === INTRODUCED) {
-            vulnerable = true;
-            lastWasFix = false;
-          } else if (kind === FIXED) {
-            vulnerable = false;
-            lastWasFix = true;
-          } else if (c < 0) {
-            vulnerable = false;
-            lastWasFix = false;
-          }
-        }
-        if (vulnerable) {
+        const walked = walkRange(events.length, new CheckedEvents(scheme, events, installed));
+        if (walked >= 0) {
           affected = true;
-          // The interval ends at the next fixed or last_affected event; only a `fixed` one names a fix.
-          for (; i < events.length; i++) {
-            const kind = kindOf(events[i]);
-            if (kind === INTRODUCED) continue;
-            if (kind === FIXED) {
-              const v = versionOf(events[i], kind);
-              if (fix === undefined || compareVersions(scheme, v, fix) > 0) fix = v;
-            }
-            break;
-          }
-        } else if (lastWasFix) fixedBelow = true;
+          const v = versionOf(events[walked], FIXED);
+          if (fix === undefined || compareVersions(scheme, v, fix) > 0) fix = v;
+        } else if (walked === WALK_AFFECTED) affected = true;
+        else if (walked === WALK_FIXED) fixedBelow = true;
       }
     }
     if (!affected) {

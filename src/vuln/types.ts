@@ -7,6 +7,7 @@
  */
 import type { CvssScore } from '../model/finding.js';
 import type { PackageEcosystem } from '../model/inventory.js';
+import type { PackedRow } from './packed.js';
 
 /** The feed a record came from (`nvd`: NVD CVE records, matched by CPE, stored apart: see `cpe-match.ts`). */
 export type AdvisoryOrigin = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'nvd';
@@ -134,6 +135,12 @@ export interface AdvisoryIndex {
    * database stores them at import time; without this method the matcher derives them from `advisory`.
    */
   matchFacts?(keys: readonly string[]): Map<string, MatchFacts>;
+  /**
+   * Optional: the entries of many packages of one distro release packed with their advisories' facts (`packed.ts`),
+   * by package name (names without entries may be absent); undefined when the index cannot give them. The matcher
+   * then needs neither `lookupMany` nor `matchFacts`; what it finds is the same.
+   */
+  matchRows?(distro: DistroKey, packages: readonly string[]): Map<string, PackedRow> | undefined;
 }
 
 /** One affected entry with the key of the advisory it belongs to. */

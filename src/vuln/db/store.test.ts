@@ -14,7 +14,7 @@ import type { OsInfo, Package, SystemInventory } from '../../model/inventory.js'
 import { FACTS_VERSION, matchFactsOf } from '../facts.js';
 import { matchInventory } from '../match.js';
 import { MemoryAdvisoryIndex } from '../memory-index.js';
-import type { Advisory, AffectedPackage, RangeEvent } from '../types.js';
+import type { Advisory, AdvisoryIndex, AffectedPackage, RangeEvent } from '../types.js';
 import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
 
 const DEBIAN_12: OsInfo = {
@@ -582,6 +582,151 @@ test('matching through the database gives exactly what matching in memory gives 
       }),
       { numRuns: 150 },
     );
+  } finally {
+    cleanup();
+  }
+});
+
+/** Ubuntu 22.04 with the packages the three records are about, below their fixes. */
+const JAMMY: SystemInventory = {
+  os: { id: 'ubuntu', idLike: ['debian'], versionId: '22.04', family: 'debian', source: '/etc/os-release' },
+  packages: [
+    ['sudo', 'sudo', '1.9.9-1ubuntu2'],
+    ['libc6', 'glibc', '2.35-0ubuntu3.1'],
+    ['libc-bin', 'glibc', '2.35-0ubuntu3.1'],
+  ].map(([name, source, version]) => ({
+    ecosystem: 'deb' as const,
+    name: name!,
+    version: version!,
+    arch: 'amd64',
+    sourceName: source!,
+    sourceVersion: version!,
+    source: '/var/lib/dpkg/status',
+  })),
+};
+
+/** Runs `fn` on the database at `path` opened read-only, then closes it. */
+function reading(path: string, fn: (db: AdvisoryDb) => void): void {
+  const db = AdvisoryDb.open(path, { readonly: true });
+  try {
+    fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The same index without its packed rows: what matching reads of a file without usable ones. */
+function withoutRows(db: AdvisoryDb): AdvisoryIndex {
+  return {
+    lookup: (d, p) => db.lookup(d, p),
+    lookupMany: (d, ps) => db.lookupMany(d, ps),
+    advisory: (k) => db.advisory(k),
+    matchFacts: (ks) => db.matchFacts(ks),
+  };
+}
+
+test('matching reads the packed rows, and finds what it finds from the affected rows', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    await importAdvisories(path, [threeRecords(dir)]);
+    reading(path, (db) => {
+      const rows = db.matchRows('ubuntu:22.04', ['sudo', 'glibc', 'nothing']);
+      assert.deepEqual([...(rows?.keys() ?? [])].sort(), ['glibc', 'sudo']);
+      const packed = matchInventory(JAMMY, db, { target: 't' });
+      assert.equal(packed.findings.length, 6);
+      assert.deepEqual(packed, matchInventory(JAMMY, withoutRows(db), { target: 't' }));
+    });
+    // Rows packed by another format are not read; matching reads the affected rows and finds the same.
+    const raw = new Database(path);
+    raw.prepare("UPDATE meta SET value = '0' WHERE name = 'match_version'").run();
+    raw.close();
+    reading(path, (db) => {
+      assert.equal(db.matchRows('ubuntu:22.04', ['sudo']), undefined);
+      assert.equal(matchInventory(JAMMY, db, { target: 't' }).findings.length, 6);
+    });
+    // The next import packs them again.
+    await importAdvisories(path, [threeRecords(dir)]);
+    reading(path, (db) => assert.equal(db.matchRows('ubuntu:22.04', ['sudo'])?.size, 1));
+  } finally {
+    cleanup();
+  }
+});
+
+test('a database of schema 2: refused read-only with a request to import, upgraded in place by an import', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'v2.db');
+    const feed = threeRecords(dir);
+    await importAdvisories(path, [feed]);
+    const raw = new Database(path);
+    raw.exec("DROP TABLE match_rows; DELETE FROM meta WHERE name = 'match_version'");
+    raw.pragma('user_version = 2');
+    raw.close();
+    assert.throws(
+      () => AdvisoryDb.open(path, { readonly: true }),
+      (e: unknown) =>
+        isHyperwardError(e) &&
+        e.code === 'E_IO' &&
+        /schema 2/.test(e.message) &&
+        /hyperward db import/.test(e.message) &&
+        e.message.includes(path),
+    );
+    const s = await importAdvisories(path, [feed]);
+    assert.equal(s.unchanged, 3);
+    reading(path, (db) => {
+      assert.equal(db.info().schemaVersion, SCHEMA_VERSION);
+      assert.equal(db.matchRows('ubuntu:22.04', ['sudo', 'glibc'])?.size, 2);
+      assert.equal(matchInventory(JAMMY, db, { target: 't' }).findings.length, 6);
+    });
+  } finally {
+    cleanup();
+  }
+});
+
+test('incremental imports pack again exactly the rows they touch: matching follows every update', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = join(dir, 'feed.json');
+    const inv: SystemInventory = {
+      os: DEBIAN_12,
+      packages: ['zlib', 'libz', 'curl'].map((n) => ({
+        ecosystem: 'deb' as const,
+        name: n,
+        version: '1.0-1',
+        arch: 'amd64',
+        sourceName: n,
+        sourceVersion: '1.0-1',
+        source: '/var/lib/dpkg/status',
+      })),
+    };
+    /** Imports `records`; matching through the packed rows must give what matching them in memory gives. */
+    const step = async (records: Array<Record<string, unknown>>, all: Advisory[]): Promise<string[]> => {
+      writeFileSync(feed, JSON.stringify(records));
+      assert.deepEqual((await importAdvisories(path, [feed])).issues, []);
+      let got: string[] = [];
+      reading(path, (db) => {
+        assert.ok(db.matchRows('debian:12', ['zlib']), 'packed rows in use');
+        const r = matchInventory(inv, db, { target: 't' });
+        assert.deepEqual(r, matchInventory(inv, new MemoryAdvisoryIndex(all), { target: 't' }));
+        got = r.findings.map(
+          (f) => `${f.vulnerability!.package.name} ${f.checkId} ${f.vulnerability!.fixedVersion}`,
+        );
+      });
+      return got.sort();
+    };
+    const parsed = (r: Record<string, unknown>): Advisory => parseOsvRecord(r, 'feed.json').advisory!;
+    const a1 = osv('A-1', 'zlib', '1.2-1');
+    const a2 = osv('A-2', 'curl', '8.0-1');
+    assert.deepEqual(await step([a1, a2], [parsed(a1), parsed(a2)]), ['curl A-2 8.0-1', 'zlib A-1 1.2-1']);
+    // A-1 moves from zlib to libz with another fix: both rows are packed again, zlib's emptied.
+    const a1b = osv('A-1', 'libz', '1.3-1', '2024-02-01T00:00:00Z');
+    assert.deepEqual(await step([a1b], [parsed(a1b), parsed(a2)]), ['curl A-2 8.0-1', 'libz A-1 1.3-1']);
+    reading(path, (db) => assert.equal(db.matchRows('debian:12', ['zlib'])?.size, 0));
+    // Withdrawn: it says nothing any more.
+    const a1c = { ...a1b, modified: '2024-03-01T00:00:00Z', withdrawn: '2024-03-01T00:00:00Z' };
+    assert.deepEqual(await step([a1c], [parsed(a1c), parsed(a2)]), ['curl A-2 8.0-1']);
   } finally {
     cleanup();
   }
