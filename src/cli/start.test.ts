@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BIN } from '../../test/helpers/cli.js';
-import { codeCacheDir, commandKey } from './start.js';
+import { codeCacheDir, commandKey, ownedByMe, readOwnCache } from './start.js';
 
 describe('commandKey', () => {
   it('names a cache by the leading command words, at most two', () => {
@@ -28,6 +37,16 @@ describe('codeCacheDir', () => {
   it('follows XDG_CACHE_HOME when absolute, else ~/.cache', () => {
     assert.equal(codeCacheDir({ XDG_CACHE_HOME: '/x/c', HOME: '/h' }), '/x/c/hyperward/code');
     assert.equal(codeCacheDir({ XDG_CACHE_HOME: 'rel', HOME: '/h' }), '/h/.cache/hyperward/code');
+  });
+});
+
+describe('ownedByMe', () => {
+  it('accepts only what the user owns and nobody else can write', () => {
+    assert.equal(ownedByMe({ uid: 1000, mode: 0o100600 }, 1000), true);
+    assert.equal(ownedByMe({ uid: 1000, mode: 0o40755 }, 1000), true);
+    assert.equal(ownedByMe({ uid: 1001, mode: 0o100600 }, 1000), false, "another user's");
+    assert.equal(ownedByMe({ uid: 1000, mode: 0o100620 }, 1000), false, 'group-writable');
+    assert.equal(ownedByMe({ uid: 1000, mode: 0o40777 }, 1000), false, 'world-writable');
   });
 });
 
@@ -65,6 +84,38 @@ describe('the CLI through the code cache (built bundle)', () => {
     const out = run(['checks', 'list', '--format', 'json']);
     assert.equal(out, run(['checks', 'list', '--format', 'json'], { HYPERWARD_CODE_CACHE: '0' }));
     assert.notDeepEqual(readFileSync(join(dir, name)), garbage);
+  });
+
+  it('neither reads nor writes a cache in a directory others can write', () => {
+    for (const f of caches()) rmSync(join(dir, f));
+    chmodSync(dir, 0o777);
+    try {
+      run(['checks', 'list', '--format', 'json']);
+      assert.deepEqual(caches(), []);
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+    run(['checks', 'list', '--format', 'json']);
+    assert.ok(caches().some((f) => f.startsWith('checks-list.')));
+  });
+
+  it("reads a cache only when it and its directory are the user's own, and never through a link", () => {
+    const d = join(home, 'gate');
+    mkdirSync(d, { mode: 0o700 });
+    chmodSync(d, 0o700);
+    const f = join(d, 'c.v8');
+    writeFileSync(f, 'bytecode', { mode: 0o600 });
+    chmodSync(f, 0o600);
+    assert.equal(readOwnCache(d, f)?.toString(), 'bytecode');
+    chmodSync(f, 0o666);
+    assert.equal(readOwnCache(d, f), undefined, 'a file others can write');
+    chmodSync(f, 0o600);
+    chmodSync(d, 0o777);
+    assert.equal(readOwnCache(d, f), undefined, 'a directory others can write');
+    chmodSync(d, 0o700);
+    symlinkSync(f, join(d, 'link.v8'));
+    assert.equal(readOwnCache(d, join(d, 'link.v8')), undefined, 'a symbolic link');
+    assert.equal(readOwnCache(d, join(d, 'absent.v8')), undefined);
   });
 
   it('writes nothing with HYPERWARD_CODE_CACHE=0', () => {

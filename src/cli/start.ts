@@ -10,10 +10,25 @@
  * inode) so a rebuilt bundle never meets an old cache; V8 itself refuses a cache made by another V8 version or with
  * other flags. Written once, after a successful run, to a temporary file renamed into place (concurrent runs race
  * harmlessly); any failure to read or write it only costs the speed-up. `HYPERWARD_CODE_CACHE=0` turns it off.
+ * A cache is code, so it is used only when it and its directory belong to the user running the command and nobody
+ * else can write them (`ownedByMe`).
  *
  * Only node: built-ins are imported here.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -27,6 +42,8 @@ interface CliBundle {
 /** At most this many words name a command's cache: `scan image`, `db import`, `image ls`. */
 const MAX_COMMAND_WORDS = 2;
 const WORD = /^[a-z][a-z0-9-]{0,23}$/;
+/** A larger file is not a cache this bundle wrote (they are well under 2 MiB). */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 
 /** The cache's name for the command `argv` runs: its leading words (`scan-image`), or `cli` for none. */
 export function commandKey(argv: readonly string[]): string {
@@ -45,11 +62,28 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(cache, 'hyperward', 'code');
 }
 
-function readOrUndefined(path: string): Buffer | undefined {
+/**
+ * Whether `st` is something only this user can have written: owned by the effective user, not writable by group or
+ * others. A code cache is code: `sudo hyperward scan host` with the caller's HOME kept must not run bytecode the
+ * caller could have planted, so a cache (or its directory) owned by anyone else is neither read nor written.
+ */
+export function ownedByMe(st: { uid: number; mode: number }, uid = process.geteuid?.()): boolean {
+  return uid !== undefined && st.uid === uid && (st.mode & 0o022) === 0;
+}
+
+/** The cache file's bytes, if it and its directory are this user's own (see `ownedByMe`); else undefined. */
+export function readOwnCache(dir: string, path: string): Buffer | undefined {
+  let fd: number | undefined;
   try {
-    return readFileSync(path);
+    if (!ownedByMe(lstatSync(dir))) return undefined;
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (!st.isFile() || !ownedByMe(st) || st.size > MAX_CACHE_BYTES) return undefined;
+    return readFileSync(fd);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -57,6 +91,7 @@ function readOrUndefined(path: string): Buffer | undefined {
 function writeCache(dir: string, key: string, name: string, data: Buffer): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!ownedByMe(lstatSync(dir))) return;
     const tmp = join(dir, `.${name}.${process.pid}.tmp`);
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, join(dir, name));
@@ -80,7 +115,7 @@ export async function startCli(bundlePath: string, argv: string[]): Promise<numb
   const key = commandKey(argv);
   const dir = codeCacheDir();
   const name = `${key}.${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}.v8`;
-  const cached = useCache ? readOrUndefined(join(dir, name)) : undefined;
+  const cached = useCache ? readOwnCache(dir, join(dir, name)) : undefined;
   const script = new Script(Module.wrap(source), {
     filename: bundlePath,
     ...(cached ? { cachedData: cached } : {}),
