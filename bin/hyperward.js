@@ -19,7 +19,14 @@ process.stdout.on('error', (e) => {
 });
 require(start)
   .startCli(bundle, process.argv.slice(2))
-  .then((code) => {
-    // Let stdout drain before exiting with the code.
-    process.exitCode = code;
-  });
+  .then(
+    (code) => {
+      // Let stdout drain before exiting with the code.
+      process.exitCode = code;
+    },
+    (e) => {
+      // A failure before the CLI could report it (an unreadable bundle, say): exit code 3, as for any internal error.
+      process.stderr.write(`hyperward: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 3;
+    },
+  );

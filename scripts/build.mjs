@@ -46,7 +46,8 @@ await build({
   external,
   plugins: [lazyChildProcess],
   // import.meta.url in a CommonJS bundle: the bundle's own URL.
-  banner: { js: 'var __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
+  // "use strict" first: after the banner, esbuild's own directive would be a plain string and the bundle sloppy.
+  banner: { js: '"use strict";\nvar __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__importMetaUrl' },
 });
 // What bin/hyperward.js runs first: node built-ins only, CommonJS like the bin.

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -14,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { BIN } from '../../test/helpers/cli.js';
-import { codeCacheDir, commandKey, ownedByMe, readOwnCache } from './start.js';
+import { codeCacheDir, commandKey, ownedByMe, readOwnCache, trustedCacheDir } from './start.js';
 
 describe('commandKey', () => {
   it('names a cache by the leading command words, at most two', () => {
@@ -47,6 +51,48 @@ describe('ownedByMe', () => {
     assert.equal(ownedByMe({ uid: 1001, mode: 0o100600 }, 1000), false, "another user's");
     assert.equal(ownedByMe({ uid: 1000, mode: 0o100620 }, 1000), false, 'group-writable');
     assert.equal(ownedByMe({ uid: 1000, mode: 0o40777 }, 1000), false, 'world-writable');
+  });
+});
+
+describe('trustedCacheDir', () => {
+  const base = mkdtempSync(join(tmpdir(), 'hw-trusted-'));
+  after(() => rmSync(base, { recursive: true, force: true }));
+  const uid = process.geteuid!();
+
+  it('creates what is missing, 0700, only when asked, and gives the real path', () => {
+    const want = join(base, 'a', 'hyperward', 'code');
+    assert.equal(trustedCacheDir(want, false), undefined);
+    assert.equal(existsSync(join(base, 'a')), false, 'nothing created when only reading');
+    assert.equal(trustedCacheDir(want, true), realpathSync(base) + '/a/hyperward/code');
+    assert.equal(statSync(want).mode & 0o777, 0o700);
+    symlinkSync(join(base, 'a'), join(base, 'link'));
+    assert.equal(trustedCacheDir(join(base, 'link', 'hyperward', 'code'), false), realpathSync(want));
+  });
+
+  it('refuses a path through a directory others can write (unless sticky) or its own when not private', () => {
+    const open = join(base, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    assert.equal(trustedCacheDir(join(open, 'c'), true), undefined);
+    assert.equal(existsSync(join(open, 'c')), false);
+    chmodSync(open, 0o1777); // sticky, as /tmp
+    assert.ok(trustedCacheDir(join(open, 'c'), true));
+    chmodSync(join(open, 'c'), 0o755);
+    assert.ok(trustedCacheDir(join(open, 'c'), false), 'readable by others is fine');
+    chmodSync(join(open, 'c'), 0o775);
+    assert.equal(trustedCacheDir(join(open, 'c'), false), undefined, 'group-writable is not');
+  });
+
+  it("creates nothing inside another user's directory (sudo with the caller's HOME)", (t) => {
+    if (uid !== 0) {
+      t.skip('needs root to make a directory of another user');
+      return;
+    }
+    const home = join(base, 'home-of-12345');
+    mkdirSync(home, { mode: 0o755 });
+    chownSync(home, 12345, 12345);
+    assert.equal(trustedCacheDir(join(home, '.cache', 'hyperward', 'code'), true), undefined);
+    assert.deepEqual(readdirSync(home), []);
   });
 });
 

@@ -7,7 +7,7 @@ import { DB_IMPORT_HINT, DEFAULT_DB_MAX_AGE_DAYS, missingDbWarning } from '../vu
 import { existsSync } from 'node:fs';
 import { HyperwardError } from '../errors.js';
 import type { AdvisoryDbStatus, ScanResult } from '../model/report.js';
-import { AdvisoryDb } from '../vuln/db/store.js';
+import { AdvisoryDb, SCHEMA_VERSION } from '../vuln/db/store.js';
 import { matchCpes, type CpeIndex } from '../vuln/cpe-match.js';
 import { matchInventory } from '../vuln/match.js';
 import type { AdvisoryIndex } from '../vuln/types.js';
@@ -54,6 +54,11 @@ export function openVulnContext(o: VulnOptions = {}): VulnContext {
   }
   const db = AdvisoryDb.open(path, { readonly: true });
   const info = db.info();
+  if (info.schemaVersion < SCHEMA_VERSION) {
+    warnings.push(
+      `the advisory database ${path} was written by an older Hyperward (schema ${info.schemaVersion}): matching is slower until \`hyperward db import\` upgrades it in place`,
+    );
+  }
   const maxAge = o.maxAgeDays ?? DEFAULT_DB_MAX_AGE_DAYS;
   const now = (o.now ?? new Date()).getTime();
   const status: AdvisoryDbStatus = { path, present: true, advisories: info.advisories };

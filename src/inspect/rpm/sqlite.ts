@@ -144,10 +144,11 @@ export function readSqlitePackages(buf: Buffer, file: string, wal?: Buffer): Rpm
   const copy = Buffer.from(image);
   if (copy[18] === 2) copy[18] = 1;
   if (copy[19] === 2) copy[19] = 1;
+  // SQLite is loaded here, for the images that hold an RPM database, not by every scan; outside the try below, so a
+  // broken installation is not blamed on the image.
+  const Sqlite = dependency<typeof Database>('better-sqlite3');
   let db: Database.Database | undefined;
   try {
-    // SQLite is loaded here, for the images that hold an RPM database, not by every scan.
-    const Sqlite = dependency<typeof Database>('better-sqlite3');
     db = new Sqlite(copy, { readonly: true });
     db.pragma('trusted_schema = OFF');
     db.pragma('cell_size_check = ON');

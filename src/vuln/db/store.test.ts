@@ -16,6 +16,7 @@ import { matchInventory } from '../match.js';
 import { MemoryAdvisoryIndex } from '../memory-index.js';
 import type { Advisory, AdvisoryIndex, AffectedPackage, RangeEvent } from '../types.js';
 import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
+import { openVulnContext } from '../../scan/vulns.js';
 
 const DEBIAN_12: OsInfo = {
   id: 'debian',
@@ -653,7 +654,7 @@ test('matching reads the packed rows, and finds what it finds from the affected 
   }
 });
 
-test('a database of schema 2: refused read-only with a request to import, upgraded in place by an import', async () => {
+test('a database of schema 2: read as it is (the same findings, from its affected rows), upgraded in place by an import', async () => {
   const { dir, cleanup } = tempDir();
   try {
     const path = join(dir, 'v2.db');
@@ -663,14 +664,16 @@ test('a database of schema 2: refused read-only with a request to import, upgrad
     raw.exec("DROP TABLE match_rows; DELETE FROM meta WHERE name = 'match_version'");
     raw.pragma('user_version = 2');
     raw.close();
-    assert.throws(
-      () => AdvisoryDb.open(path, { readonly: true }),
-      (e: unknown) =>
-        isHyperwardError(e) &&
-        e.code === 'E_IO' &&
-        /schema 2/.test(e.message) &&
-        /hyperward db import/.test(e.message) &&
-        e.message.includes(path),
+    reading(path, (db) => {
+      assert.equal(db.info().schemaVersion, 2);
+      assert.equal(db.matchRows('ubuntu:22.04', ['sudo', 'glibc']), undefined, 'no packed rows');
+      assert.equal(matchInventory(JAMMY, db, { target: 't' }).findings.length, 6);
+    });
+    const ctx = openVulnContext({ db: path });
+    ctx.close();
+    assert.ok(
+      ctx.warnings.some((w) => /older Hyperward \(schema 2\).*hyperward db import/.test(w)),
+      ctx.warnings.join('\n'),
     );
     const s = await importAdvisories(path, [feed]);
     assert.equal(s.unchanged, 3);

@@ -584,11 +584,8 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       } else if (version === 2 && !ro) {
         AdvisoryDb.migrateFrom2(db, path);
       } else if (version === 2) {
-        throw new HyperwardError(
-          'E_IO',
-          `database schema 2 was written by an older Hyperward (this one reads ${SCHEMA_VERSION}): run \`hyperward db import\` with your feeds once to upgrade it in place (or delete the file and import again)`,
-          where,
-        );
+        // Read as it is: schema 2 has no packed rows, so matching reads its affected rows (`lookupMany`), slower but
+        // the same; `info().schemaVersion` lets the caller ask for an import, which upgrades the file in place.
       } else if (version >= 1 && version < SCHEMA_VERSION) {
         throw new HyperwardError(
           'E_IO',
