@@ -134,3 +134,40 @@ export function matchFactsOf(
   if (advisoryUrl !== undefined) facts.advisoryUrl = advisoryUrl;
   return facts;
 }
+
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string');
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/**
+ * Whether `v` has the shape of `MatchFacts` (the key aside): facts read back as JSON from a database file, which may
+ * be damaged or written by something else, are checked before the matcher walks their lists.
+ */
+export function hasFactsShape(v: unknown): v is MatchFacts {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const f = v as Record<string, unknown>;
+  return (
+    typeof f.id === 'string' &&
+    typeof f.origin === 'string' &&
+    (f.withdrawn === undefined || typeof f.withdrawn === 'boolean') &&
+    isStringArray(f.vulnIds) &&
+    Array.isArray(f.cvss) &&
+    f.cvss.every(
+      (c: unknown) =>
+        typeof c === 'object' &&
+        c !== null &&
+        typeof (c as CvssScore).vector === 'string' &&
+        typeof (c as CvssScore).version === 'string' &&
+        typeof (c as CvssScore).baseScore === 'number' &&
+        typeof (c as CvssScore).severity === 'string',
+    ) &&
+    isStringArray(f.badVectors) &&
+    isStringArray(f.aliasIds) &&
+    isStringArray(f.urls) &&
+    typeof f.modified === 'string' &&
+    optionalString(f.distroSeverity) &&
+    optionalString(f.published) &&
+    optionalString(f.summary) &&
+    optionalString(f.advisoryUrl)
+  );
+}

@@ -58,6 +58,7 @@ import {
   type RangeOutcome,
 } from './range.js';
 import type { AdvisoryOrigin, AffectedPackage, MatchFacts } from './types.js';
+import { hasFactsShape } from './facts.js';
 import { compareVersions } from './version/index.js';
 
 /** The format byte; bump with any change to the layout or to what is computed ahead of time. */
@@ -770,13 +771,13 @@ export class PackedRow implements WalkedEvents {
     const key = this.str();
     if (flags & F_WITHDRAWN) return null;
     if (flags & F_JSON) {
-      let f: MatchFacts;
+      let f: unknown;
       try {
-        f = JSON.parse(this.str()) as MatchFacts;
+        f = JSON.parse(this.str());
       } catch {
         throw this.bad('facts JSON');
       }
-      if (typeof f !== 'object' || f === null) throw this.bad('facts JSON');
+      if (!hasFactsShape(f)) throw this.bad('facts JSON');
       f.key = key;
       return f.withdrawn ? null : f;
     }

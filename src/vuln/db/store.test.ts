@@ -687,6 +687,29 @@ test('a database of schema 2: read as it is (the same findings, from its affecte
   }
 });
 
+test('damaged stored facts are an E_IO error naming the database, never a TypeError from inside the matcher', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'facts.db');
+    await importAdvisories(path, [threeRecords(dir)]);
+    const raw = new Database(path);
+    // Valid JSON of the wrong shape (no vulnIds), and matching forced onto the affected rows (no packed rows).
+    raw.exec(
+      `UPDATE affected SET facts = '{"id":"x","origin":"osv"}'; DELETE FROM meta WHERE name = 'match_version'`,
+    );
+    raw.close();
+    reading(path, (db) => {
+      assert.throws(
+        () => matchInventory(JAMMY, db, { target: 't' }),
+        (e: unknown) =>
+          isHyperwardError(e) && e.code === 'E_IO' && /damaged/.test(e.message) && e.message.includes(path),
+      );
+    });
+  } finally {
+    cleanup();
+  }
+});
+
 test('incremental imports pack again exactly the rows they touch: matching follows every update', async () => {
   const { dir, cleanup } = tempDir();
   try {

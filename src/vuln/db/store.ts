@@ -53,7 +53,7 @@ import { Lru } from '../../lru.js';
 import { scoreVector } from '../cvss.js';
 import { defaultDbPath } from '../defaults.js';
 import { MAX_ENTRIES_PER_PRODUCT, type CpeIndex, type CpeMatchEntry, type CveRecord } from '../cpe-match.js';
-import { FACTS_VERSION, matchFactsOf } from '../facts.js';
+import { FACTS_VERSION, hasFactsShape, matchFactsOf } from '../facts.js';
 import { encodePackedRow, PACKED_FORMAT, PackedRow, type PackedInput } from '../packed.js';
 import type { CvssScore } from '../../model/finding.js';
 import type { PackageEcosystem } from '../../model/inventory.js';
@@ -371,8 +371,19 @@ function factsJson(f: MatchFacts): string {
 }
 
 /** The facts stored for `key`. */
-function factsFrom(key: string, json: string): MatchFacts {
-  const f = JSON.parse(json) as MatchFacts;
+function factsFrom(path: string, key: string, json: string): MatchFacts {
+  let f: unknown;
+  try {
+    f = JSON.parse(json);
+  } catch {
+    f = undefined;
+  }
+  if (!hasFactsShape(f)) {
+    throw new HyperwardError('E_IO', `the stored facts of advisory ${JSON.stringify(key)} are damaged`, {
+      file: path,
+      layer: 'advisory database',
+    });
+  }
   f.key = key;
   return f;
 }
@@ -603,11 +614,10 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
       } else {
-        // Matching reads one packed row per package (see the layout above), a few KiB each: mapped, the pages it
-        // touches are read without a system call and a copy each (the rows of a 1,000-package inventory: 5.5 ms
-        // against 7 ms with plain reads, unmapping included). The whole file is mapped: the rows an import packs
-        // last sit at its end. Keep more in SQLite's own cache for the rest.
-        db.pragma('mmap_size = 2147418112');
+        // Matching reads one packed row per package (see the layout above), a few KiB each. Not memory-mapped,
+        // although that read the rows of a 1,000-package inventory in 5.5 ms against 7 ms: a file truncated under a
+        // mapping (a database replaced by `cp` while a scan runs) kills the process with SIGBUS instead of giving an
+        // error. A larger page cache of SQLite's own instead.
         db.pragma('cache_size = -65536');
       }
       return new AdvisoryDb(path, db, ro);
@@ -785,7 +795,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       const rest: string[] = [];
       for (const k of wanted) {
         const json = this.factsMemo.get(k);
-        if (json !== undefined) out.set(k, factsFrom(k, json));
+        if (json !== undefined) out.set(k, factsFrom(this.path, k, json));
         else rest.push(k);
       }
       this.factsStmt ??= this.db
@@ -799,7 +809,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         for (const k of batch) if (!wellFormed(k)) derive(k);
         const plain = batch.filter((k) => wellFormed(k));
         for (const [key, json] of this.factsStmt.all(JSON.stringify(plain))) {
-          if (json !== null) out.set(key, factsFrom(key, json));
+          if (json !== null) out.set(key, factsFrom(this.path, key, json));
           else derive(key);
         }
       }
