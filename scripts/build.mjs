@@ -50,7 +50,7 @@ await build({
   banner: { js: '"use strict";\nvar __importMetaUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__importMetaUrl' },
 });
-// What bin/hyperward.js runs first: node built-ins only, CommonJS like the bin.
+// What bin/hyperward.js runs first (node built-ins and src/cache-dir.ts), CommonJS like the bin.
 await build({ ...common, entryPoints: ['src/cli/start.ts'], outfile: 'dist/cli/start.cjs', format: 'cjs' });
 await build({
   ...common,

@@ -13,7 +13,7 @@
  * A cache is code, so it is used only when it and its directory belong to the user running the command and nobody
  * else can write them (`ownedByMe`).
  *
- * Only node: built-ins are imported here.
+ * Built into `dist/cli/start.cjs` on its own: it imports node: built-ins and `cache-dir.ts` only, never the CLI.
  */
 import {
   closeSync,
@@ -32,9 +32,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import Module, { createRequire } from 'node:module';
-import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { constants, Script } from 'node:vm';
+import { userCacheDir } from '../cache-dir.js';
 
 /** What the bundle exports. */
 interface CliBundle {
@@ -57,11 +57,9 @@ export function commandKey(argv: readonly string[]): string {
   return words.length > 0 ? words.join('-') : 'cli';
 }
 
-/** `${XDG_CACHE_HOME:-$HOME/.cache}/hyperward/code` (as `userCacheDir`, which this module must not import). */
+/** `${XDG_CACHE_HOME:-$HOME/.cache}/hyperward/code`. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const cache = xdg !== undefined && isAbsolute(xdg) ? xdg : join(env.HOME || homedir(), '.cache');
-  return join(cache, 'hyperward', 'code');
+  return join(userCacheDir(env), 'code');
 }
 
 /**
@@ -190,14 +188,15 @@ export async function startCli(bundlePath: string, argv: string[]): Promise<numb
   }
   const key = commandKey(argv);
   const name = `${key}.${identity}.v8`;
-  let dir: string | undefined;
-  if (process.env.HYPERWARD_CODE_CACHE !== '0') {
+  const enabled = process.env.HYPERWARD_CODE_CACHE !== '0';
+  const cacheDir = (create: boolean): string | undefined => {
     try {
-      dir = trustedCacheDir(codeCacheDir(), false);
+      return trustedCacheDir(codeCacheDir(), create);
     } catch {
-      dir = undefined; // no home directory: no cache
+      return undefined; // no home directory: no cache
     }
-  }
+  };
+  const dir = enabled ? cacheDir(false) : undefined;
   const cached = dir !== undefined ? readOwnCache(dir, join(dir, name)) : undefined;
   const script = new Script(Module.wrap(source), {
     filename: bundlePath,
@@ -215,17 +214,8 @@ export async function startCli(bundlePath: string, argv: string[]): Promise<numb
   wrapper.call(mod.exports, mod.exports, createRequire(bundlePath), mod, bundlePath, dirname(bundlePath));
   const code = await (mod.exports as CliBundle).main(argv);
   // After the run, so the cache holds every function this command compiled, not just the bundle's top level.
-  if (
-    process.env.HYPERWARD_CODE_CACHE !== '0' &&
-    code < 2 &&
-    (cached === undefined || script.cachedDataRejected)
-  ) {
-    let target = dir;
-    try {
-      target ??= trustedCacheDir(codeCacheDir(), true);
-    } catch {
-      target = undefined;
-    }
+  if (enabled && code < 2 && (cached === undefined || script.cachedDataRejected)) {
+    const target = dir ?? cacheDir(true);
     if (target !== undefined) writeCache(target, key, name, script.createCachedData());
   }
   return code;

@@ -9,12 +9,10 @@
  * the vector (CVSS-B, or CVSS-BT/BE/BTE when threat or environmental metrics are present, as the 4.0
  * specification names them).
  */
-import { createRequire } from 'node:module';
+import { dependency } from '../dependency.js';
 import type { CvssScore, Severity } from '../model/finding.js';
 
 type Calculator = typeof import('ae-cvss-calculator');
-
-const requireHere = createRequire(import.meta.url);
 
 /**
  * The calculator, loaded on first use rather than with this module: a scan reads scores stored at import time and
@@ -22,7 +20,7 @@ const requireHere = createRequire(import.meta.url);
  * instance.
  */
 function calculator(): Calculator {
-  return requireHere('ae-cvss-calculator') as Calculator;
+  return dependency<Calculator>('ae-cvss-calculator');
 }
 
 /** Longer vector strings are refused: a full CVSS 4.0 vector with every metric is about 200 characters. */

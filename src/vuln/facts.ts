@@ -135,7 +135,7 @@ export function matchFactsOf(
   return facts;
 }
 
-const isStringArray = (v: unknown): v is string[] =>
+export const isStringArray = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((x) => typeof x === 'string');
 const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
 

@@ -7,6 +7,7 @@ import { matchFactsOf } from './facts.js';
 import { encodePackedRow, PackedRow, type EntryView, type PackedInput } from './packed.js';
 import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
 import type { AdvisoryRecord, AffectedPackage, MatchFacts, RangeEvent } from './types.js';
+import { osvRangeEvent } from '../../test/helpers/fuzz.js';
 
 const VERSIONS: Record<PackageEcosystem, string[]> = {
   deb: [
@@ -31,12 +32,7 @@ function arbitraries(scheme: PackageEcosystem) {
     { weight: 8, arbitrary: fc.constantFrom(...VERSIONS[scheme]) },
     { weight: 1, arbitrary: fc.constantFrom(...BAD_VERSIONS) },
   );
-  const event = fc.oneof(
-    fc.constant({ introduced: '0' }),
-    version.map((v) => ({ introduced: v })),
-    version.map((v) => ({ fixed: v })),
-    version.map((v) => ({ last_affected: v })),
-  );
+  const event = osvRangeEvent(version);
   const entry = fc.record(
     {
       ecosystem: fc.constantFrom(

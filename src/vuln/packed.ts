@@ -58,7 +58,7 @@ import {
   type RangeOutcome,
 } from './range.js';
 import type { AdvisoryOrigin, AffectedPackage, MatchFacts } from './types.js';
-import { hasFactsShape } from './facts.js';
+import { hasFactsShape, isStringArray } from './facts.js';
 import { compareVersions } from './version/index.js';
 
 /** The format byte; bump with any change to the layout or to what is computed ahead of time. */
@@ -169,10 +169,6 @@ class Strings {
   }
 }
 
-function isStringArray(v: unknown): v is string[] {
-  return Array.isArray(v) && v.every((x) => typeof x === 'string');
-}
-
 /** The ranges of an entry in walking order, or undefined when `range.ts` would report something about them. */
 function cleanRanges(scheme: PackageEcosystem, entry: AffectedPackage): unknown[][] | undefined {
   const ranges: unknown = entry.ranges;
@@ -245,23 +241,12 @@ const FACT_KEYS = new Set([
 
 /** Whether facts have exactly the shape the packed form stores (else they are kept as JSON). */
 function packableFacts(f: PackedInput['facts']): boolean {
-  const opt = (v: unknown): boolean => v === undefined || typeof v === 'string';
   return (
+    hasFactsShape(f) &&
     Object.keys(f).every((k) => FACT_KEYS.has(k)) &&
-    typeof f.id === 'string' &&
     ORIGINS.includes(f.origin) &&
     typeof f.withdrawn === 'boolean' &&
-    isStringArray(f.vulnIds) &&
-    Array.isArray(f.cvss) &&
-    f.cvss.every(isScore) &&
-    isStringArray(f.badVectors) &&
-    isStringArray(f.aliasIds) &&
-    isStringArray(f.urls) &&
-    typeof f.modified === 'string' &&
-    opt(f.distroSeverity) &&
-    opt(f.published) &&
-    opt(f.summary) &&
-    opt(f.advisoryUrl)
+    f.cvss.every(isScore)
   );
 }
 

@@ -17,21 +17,19 @@
  * CycloneDX `affects[].versions` ranges are not evaluated: the `ref` alone decides. When several statements apply,
  * the latest (statement timestamp, else the document's) wins; equal or missing times go to the one loaded last.
  */
-import { createRequire } from 'node:module';
 import type { PackageURL } from 'packageurl-js';
+import { dependency } from '../dependency.js';
 import { HyperwardError } from '../errors.js';
 import { isJsonObject, parseJsonGuarded } from '../json-guard.js';
 import type { Finding, VexApplied } from '../model/finding.js';
 import { readTextFile } from '../source/file.js';
-
-const requireHere = createRequire(import.meta.url);
 
 /**
  * The purl parser, loaded on first use rather than with this module: every scan loads this module, few give VEX
  * documents. Node's module cache keeps one instance.
  */
 function purlParser(): typeof PackageURL {
-  return (requireHere('packageurl-js') as typeof import('packageurl-js')).PackageURL;
+  return dependency<typeof import('packageurl-js')>('packageurl-js').PackageURL;
 }
 
 export type VexStatus = VexApplied['status'];

@@ -84,3 +84,15 @@ export class EditedDevice implements BlockDevice {
   }
   close(): void {}
 }
+
+/** One OSV range event over `version`s, `introduced: "0"` among them. */
+export function osvRangeEvent(
+  version: fc.Arbitrary<string>,
+): fc.Arbitrary<{ introduced: string } | { fixed: string } | { last_affected: string }> {
+  return fc.oneof(
+    fc.constant({ introduced: '0' }),
+    version.map((v) => ({ introduced: v })),
+    version.map((v) => ({ fixed: v })),
+    version.map((v) => ({ last_affected: v })),
+  );
+}

@@ -17,6 +17,7 @@ import { MemoryAdvisoryIndex } from '../memory-index.js';
 import type { Advisory, AdvisoryIndex, AffectedPackage, RangeEvent } from '../types.js';
 import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
 import { openVulnContext } from '../../scan/vulns.js';
+import { osvRangeEvent } from '../../../test/helpers/fuzz.js';
 
 const DEBIAN_12: OsInfo = {
   id: 'debian',
@@ -484,12 +485,7 @@ test('matching through the database gives exactly what matching in memory gives 
       fc.constantFrom('1.0-1', '1:1.0-1', '1.0-1+deb12u1', '1.0~rc1-1', '2.0-1', '0.9-3', '1.0-1~deb12u1'),
       fc.constantFrom('not a version', ''),
     );
-    const event = fc.oneof(
-      fc.constant({ introduced: '0' }),
-      version.map((v) => ({ introduced: v })),
-      version.map((v) => ({ fixed: v })),
-      version.map((v) => ({ last_affected: v })),
-    );
+    const event = osvRangeEvent(version);
     const vector = fc.constantFrom(
       'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H',
       'CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N',
