@@ -167,8 +167,42 @@ export function updateDoc(marker: string, section: string): void {
   writeFileAtomic(path, text.slice(0, a + start.length) + '\n' + section + text.slice(b));
 }
 
-/** Runs a benchmark's `main`, printing a failure's stack under the benchmark's prefix and exiting 1. */
+/**
+ * Variables of this workplace's environment that a standard Debian machine does not set and that change a tool's own
+ * time. `NODE_EXTRA_CA_CERTS` (here it names the system's whole CA bundle, ~140 certificates) makes Node 20 read and
+ * parse that file before any script runs: `node -e ''` takes ~60 ms with it and ~20 ms without on these machines.
+ * Only Node reads it, so it taxes Hyperward and none of the peers.
+ */
+export const MACHINE_ONLY_ENV = ['NODE_EXTRA_CA_CERTS'] as const;
+
+let machineEnvironment: NodeJS.ProcessEnv | undefined;
+
+/**
+ * The variables of `MACHINE_ONLY_ENV` the harness found set (name → value), after `runMain` removed them from the
+ * environment every child inherits. Empty when the machine sets none of them.
+ */
+export function machineOnlyEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of MACHINE_ONLY_ENV) {
+    const v = machineEnvironment?.[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** The environment as the harness was started with it: for a row that shows what `MACHINE_ONLY_ENV` costs. */
+export function asStartedEnv(): NodeJS.ProcessEnv {
+  return machineEnvironment ?? process.env;
+}
+
+/**
+ * Runs a benchmark's `main`, printing a failure's stack under the benchmark's prefix and exiting 1. Every tool it
+ * spawns runs in the environment of a standard Debian machine: the variables of `MACHINE_ONLY_ENV` are removed
+ * first (see `machineOnlyEnv`), and a benchmark that wants their cost shown runs a row with `asStartedEnv()`.
+ */
 export function runMain(who: string, main: () => Promise<void>): void {
+  machineEnvironment ??= { ...process.env };
+  for (const k of MACHINE_ONLY_ENV) Reflect.deleteProperty(process.env, k);
   main().catch((e: unknown) => {
     process.stderr.write(`[${who}] failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = 1;

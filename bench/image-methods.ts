@@ -163,11 +163,12 @@ interface ScanJson {
  * the stored inventory — the benchmark times reading the inventory from the image. `--no-vulns`: the peers match no
  * advisories, and an advisory database on the machine must not change the figure.
  */
-export function hyperwardScan(img: string): Run {
+export function hyperwardScan(img: string, env?: NodeJS.ProcessEnv): Run {
   const bin = join(repoRoot(), 'bin', 'hyperward.js');
   const { value: r, seconds } = timed(() =>
     exec('node', [bin, 'scan', 'image', img, '--format', 'json', '--stats', '--no-cache', '--no-vulns'], {
       okCodes: [0, 1],
+      ...(env === undefined ? {} : { env }),
     }),
   );
   const report = JSON.parse(r.stdout) as ScanJson;
