@@ -379,6 +379,8 @@ export function inspectImage(path: string, opts: MountOptions = {}): InspectedIm
     return out;
   }
   if (!d.root && d.readable) result.findings.push(noOsFinding(path));
+  else if (!d.readable && result.findings.length === 0)
+    result.findings.push(noFilesystemFinding(path, d.info));
   return out;
 }
 
@@ -489,6 +491,27 @@ function noOsFinding(target: string): Finding {
     'no filesystem holds an OS root (no os-release, fstab or dpkg database)',
     target,
     'root',
+  );
+}
+
+/**
+ * Nothing on the disk could be read and nothing said why (no damaged or uninspected filesystem): the file is not a
+ * disk image of a kind this version reads, or its contents are unformatted, encrypted or of an unknown kind.
+ */
+function noFilesystemFinding(target: string, info: ImageInfo): Finding {
+  const parts = info.partitions.length;
+  const table =
+    info.partitionScheme === 'none'
+      ? 'no partition table'
+      : `${info.partitionScheme === 'gpt' ? 'a GPT' : 'an MBR'} partition table (${parts} partition${parts === 1 ? '' : 's'})`;
+  return finding(
+    'image.no-filesystem-found',
+    'info',
+    'No filesystem found',
+    `${info.format} image with ${table} and no filesystem this version recognises: not a disk image, or its ` +
+      'contents are unformatted, encrypted or of an unknown kind',
+    target,
+    'disk',
   );
 }
 
