@@ -17,6 +17,14 @@ export function median(xs: readonly number[]): number {
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/**
+ * The command a user runs: the launcher `bin/hyperward`, which `npx hyperward` and an installed `hyperward` run
+ * (it starts Node on `bin/hyperward.js`; see the launcher for what it does with `NODE_EXTRA_CA_CERTS`).
+ */
+export function hyperwardLauncher(): string {
+  return join(repoRoot(), 'bin', 'hyperward');
+}
+
 /** Runs `fn` and measures it with `performance.now()`. */
 export function timed<T>(fn: () => T): { value: T; seconds: number } {
   const t0 = performance.now();

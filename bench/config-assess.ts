@@ -30,6 +30,8 @@ import {
   benchCommand,
   cell,
   fmtS,
+  hyperwardLauncher,
+  type MachineFacts,
   machineFacts,
   measuredOn,
   median,
@@ -37,7 +39,6 @@ import {
   runMain,
   updateDoc,
   writeResults,
-  type MachineFacts,
 } from './common.js';
 import { prng, rngFrom, type Rng } from './rng.js';
 
@@ -411,10 +412,10 @@ function runCli(files: readonly string[]): {
   digest: string;
 } {
   const root = repoRoot();
-  const bin = join(root, 'bin', 'hyperward.js');
+  const bin = hyperwardLauncher();
   const rel = files.map((f) => relative(root, f));
   const t0 = performance.now();
-  const r = spawnSync('node', [bin, 'scan', 'config', '--format', 'json', '-q', ...rel], {
+  const r = spawnSync(bin, ['scan', 'config', '--format', 'json', '-q', ...rel], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',

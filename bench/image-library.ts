@@ -11,7 +11,7 @@
  */
 import { linkSync, mkdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir, loadFixtureManifest, repoRoot } from '../test/fixtures/build.js';
+import { fixturesDir, loadFixtureManifest } from '../test/fixtures/build.js';
 import { log } from '../test/fixtures/tools.js';
 import {
   benchCommand,
@@ -19,6 +19,7 @@ import {
   exec,
   fmtMiB,
   fmtS,
+  hyperwardLauncher,
   load1,
   machineFacts,
   measuredOn,
@@ -94,22 +95,10 @@ function buildLibrary(dir: string): Map<string, number> {
 }
 
 function scan(lib: string, cache: string, jobs: number | undefined): Run {
-  const bin = join(repoRoot(), 'bin', 'hyperward.js');
-  const args = [
-    bin,
-    'scan',
-    'image',
-    lib,
-    '--format',
-    'json',
-    '--stats',
-    '--no-vulns',
-    '-q',
-    '--cache',
-    cache,
-  ];
+  const bin = hyperwardLauncher();
+  const args = ['scan', 'image', lib, '--format', 'json', '--stats', '--no-vulns', '-q', '--cache', cache];
   if (jobs !== undefined) args.push('-j', String(jobs));
-  const { value: r, seconds } = timed(() => exec('node', args, { okCodes: [0, 1] }));
+  const { value: r, seconds } = timed(() => exec(bin, args, { okCodes: [0, 1] }));
   const report = JSON.parse(r.stdout) as Report;
   const stats = r.stderr
     .split('\n')

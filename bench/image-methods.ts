@@ -5,9 +5,8 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../test/fixtures/build.js';
 import { log } from '../test/fixtures/tools.js';
-import { dropCaches, exec, median, timed } from './common.js';
+import { dropCaches, exec, hyperwardLauncher, median, timed } from './common.js';
 
 /** One timed execution of a method. */
 export interface Run {
@@ -158,15 +157,15 @@ interface ScanJson {
 }
 
 /**
- * `node bin/hyperward.js scan image IMG --format json --stats --no-cache --no-vulns`: packages, OS, and the bytes it
+ * `bin/hyperward scan image IMG --format json --stats --no-cache --no-vulns`: packages, OS, and the bytes it
  * read. `--no-cache`: with its scan cache, a rescan of an unchanged image reads only the image's headers and returns
  * the stored inventory — the benchmark times reading the inventory from the image. `--no-vulns`: the peers match no
  * advisories, and an advisory database on the machine must not change the figure.
  */
 export function hyperwardScan(img: string, env?: NodeJS.ProcessEnv): Run {
-  const bin = join(repoRoot(), 'bin', 'hyperward.js');
+  const bin = hyperwardLauncher();
   const { value: r, seconds } = timed(() =>
-    exec('node', [bin, 'scan', 'image', img, '--format', 'json', '--stats', '--no-cache', '--no-vulns'], {
+    exec(bin, ['scan', 'image', img, '--format', 'json', '--stats', '--no-cache', '--no-vulns'], {
       okCodes: [0, 1],
       ...(env === undefined ? {} : { env }),
     }),

@@ -59,6 +59,8 @@ import {
   cell,
   fmtMiB,
   fmtS,
+  hyperwardLauncher,
+  type MachineFacts,
   machineFacts,
   median,
   npmVersion,
@@ -66,7 +68,6 @@ import {
   toolVersion,
   updateDoc,
   writeResults,
-  type MachineFacts,
 } from './common.js';
 import { prng, rngFrom, type Rng } from './rng.js';
 
@@ -1742,18 +1743,18 @@ interface ImportRun {
 
 /** `hyperward db import ZIP --db DB -f json -q` under `/usr/bin/time` (peak RSS) when it is there. */
 function cliImport(zip: string, db: string, tmpDir: string): ImportRun {
-  const bin = join(repoRoot(), 'bin', 'hyperward.js');
+  const bin = hyperwardLauncher();
   const args = [bin, 'db', 'import', zip, '--db', db, '--format', 'json', '-q'];
   const timeBin = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
   const rssFile = join(tmpDir, 'rss.txt');
   rmSync(rssFile, { force: true });
   const t0 = performance.now();
   const r = timeBin
-    ? spawnSync(timeBin, ['-o', rssFile, '-f', '%M', 'node', ...args], {
+    ? spawnSync(timeBin, ['-o', rssFile, '-f', '%M', ...args], {
         encoding: 'utf8',
         maxBuffer: 256 * 1024 * 1024,
       })
-    : spawnSync('node', args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    : spawnSync(bin, args.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const seconds = (performance.now() - t0) / 1000;
   if (r.error || r.status !== 0) {
     throw new Error(
@@ -1796,13 +1797,13 @@ interface ScanOut {
 
 /** `hyperward scan host --root TREE` or `scan image IMG`, `--format json -q --db DB [--no-vulns]`. */
 function cliScan(target: ['host' | 'image', string], db: string, vulns: boolean): ScanOut {
-  const bin = join(repoRoot(), 'bin', 'hyperward.js');
+  const bin = hyperwardLauncher();
   const args =
     target[0] === 'host' ? [bin, 'scan', 'host', '--root', target[1]] : [bin, 'scan', 'image', target[1]];
   args.push('--format', 'json', '-q', '--db', db);
   if (!vulns) args.push('--no-vulns');
   const t0 = performance.now();
-  const r = spawnSync('node', args, { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
+  const r = spawnSync(bin, args.slice(1), { encoding: 'utf8', maxBuffer: 1024 * 1024 * 1024 });
   const seconds = (performance.now() - t0) / 1000;
   const what = `hyperward scan ${target[0]}`;
   // Exit 1 means "findings at or above --fail-on"; the host has them by construction.

@@ -96,6 +96,9 @@ export async function runScanHost(target: string | undefined, o: HostCliOpts): P
       const vOpts: Parameters<typeof readVsphere>[1] = { user: o.user, password, insecure: o.insecure };
       if (o.thumbprint) vOpts.thumbprint = o.thumbprint;
       if (o.caFile) vOpts.caFile = o.caFile;
+      // NODE_EXTRA_CA_CERTS as the launcher (bin/hyperward) hands it on.
+      const extraCa = process.env.HYPERWARD_EXTRA_CA_CERTS;
+      if (extraCa) vOpts.extraCaFile = extraCa;
       const inv = emptyInventory(target, target);
       inv.esxi.push(...(await readVsphere(target, vOpts)));
       result = assessHost(shown, inv, opts);

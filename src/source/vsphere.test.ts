@@ -569,6 +569,27 @@ describe('readVsphere against vcsim', () => {
     );
   });
 
+  it('trusts an extra CA file beside the bundled roots only where no CA file, pin or insecure was given', async () => {
+    const creds = { user: USER, password: PASS };
+    const viaCa = await readVsphere(stock!.endpoint, { ...creds, caFile });
+    assert.deepStrictEqual(await readVsphere(stock!.endpoint, { ...creds, extraCaFile: caFile }), viaCa);
+    // A pin still decides alone: the extra CA does not rescue a wrong one.
+    const wrong = thumbprint.replace(/^../, thumbprint.startsWith('00') ? '11' : '00');
+    await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, extraCaFile: caFile, thumbprint: wrong }),
+      'E_IO',
+      /mismatch/,
+    );
+    // An unreadable file is left out, as Node leaves out an unreadable NODE_EXTRA_CA_CERTS, and the refusal says so.
+    const missing = join(tmp!.dir, 'missing-extra.pem');
+    const e = await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, extraCaFile: missing }),
+      'E_IO',
+      /not trusted/,
+    );
+    assert.ok(e.message.includes(`extra CA certificates in ${missing} could not be read`), e.message);
+  });
+
   it('a wrong password is a HyperwardError naming the vSphere fault', async () => {
     await expectHyperwardError(
       readVsphere(stock!.endpoint, { user: USER, password: 'wrong', thumbprint }),

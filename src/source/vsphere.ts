@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
-import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { HyperwardError, type ErrorCode } from '../errors.js';
 import type { ConfigEntry } from '../model/host.js';
@@ -24,6 +24,13 @@ export interface VsphereOptions {
   thumbprint?: string;
   /** PEM file of the CA (or the self-signed certificate) the server's chain must verify against. */
   caFile?: string;
+  /**
+   * PEM file whose certificates are trusted beside Node's bundled roots when neither `caFile`, `thumbprint` nor
+   * `insecure` is given: what `NODE_EXTRA_CA_CERTS` does when Node reads it itself (the `hyperward` launcher hands
+   * that variable on as `HYPERWARD_EXTRA_CA_CERTS` so that Node does not parse it on every start). As with Node, a
+   * file that cannot be read is left out; a failed verification then says so.
+   */
+  extraCaFile?: string;
   /** Accept any certificate. Never the default; it exposes the password to whoever sits on the path. */
   insecure?: boolean;
   /** Limit for each request (connect, send, receive), in milliseconds. Default 60 s. */
@@ -212,9 +219,12 @@ function makeParser(): XMLParser {
 // Transport
 
 interface TlsPolicy {
-  ca?: Buffer;
+  /** The certificates the chain must verify against; Node's bundled roots when absent. */
+  ca?: Buffer | string[];
   pin?: string;
   insecure: boolean;
+  /** Why the extra CA file could not be used (see `VsphereOptions.extraCaFile`). */
+  extraCaProblem?: string;
 }
 
 interface MoRef {
@@ -289,8 +299,9 @@ class SoapSession {
       sock.once('error', (e: NodeJS.ErrnoException) => {
         signal.removeEventListener('abort', onAbort);
         const code = e.code ?? '';
+        const extra = this.tls.extraCaProblem;
         const hint = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS_CERT_ALTNAME/.test(code)
-          ? ' (the server certificate is not trusted: pin its SHA-256 thumbprint or pass its CA file)'
+          ? ` (the server certificate is not trusted: pin its SHA-256 thumbprint or pass its CA file${extra ? `; ${extra}` : ''})`
           : '';
         reject(this.err('E_IO', `TLS connection to ${host}:${port} failed: ${e.message}${hint}`, e));
       });
@@ -714,6 +725,13 @@ export async function readVsphere(url: string, opts: VsphereOptions): Promise<Es
       throw new HyperwardError('E_NOT_FOUND', `cannot read the CA file: ${(e as Error).message}`, {
         file: opts.caFile,
       });
+    }
+  }
+  if (opts.extraCaFile !== undefined && tls.ca === undefined && tls.pin === undefined && !tls.insecure) {
+    try {
+      tls.ca = [...rootCertificates, readFileSync(opts.extraCaFile, 'latin1')];
+    } catch (e) {
+      tls.extraCaProblem = `the extra CA certificates in ${opts.extraCaFile} could not be read: ${(e as Error).message}`;
     }
   }
   const timeoutMs = opts.timeoutMs ?? LIMITS.defaultTimeoutMs;

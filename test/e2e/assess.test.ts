@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Finding } from '../../src/model/finding.js';
 import type { ScanReport } from '../../src/model/report.js';
@@ -218,6 +218,33 @@ test('scan host vsphere://… reads ESXi hosts from a real vSphere API (govmomi 
     const noPassword = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env } });
     assert.equal(noPassword.status, 2);
     assert.match(noPassword.stderr.toString(), /HYPERWARD_VSPHERE_PASSWORD/);
+
+    // The launcher a user runs (`npx hyperward`, or `hyperward` on PATH) keeps NODE_EXTRA_CA_CERTS from Node's
+    // start-up and the vSphere client trusts its certificates: no --ca-file needed where the variable names the CA.
+    const launcher = join(dirname(BIN), 'hyperward');
+    const noCa = args.filter((a, i) => a !== '--ca-file' && args[i - 1] !== '--ca-file');
+    const env: NodeJS.ProcessEnv = { ...process.env, HYPERWARD_VSPHERE_PASSWORD: PASS };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const viaExtra = spawnSync(launcher, noCa, {
+      env: { ...env, NODE_EXTRA_CA_CERTS: cert },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    assert.equal(viaExtra.status, 0, viaExtra.stderr.toString());
+    const extraRep = JSON.parse(viaExtra.stdout.toString()) as ScanReport;
+    assert.deepEqual(
+      extraRep.results[0]!.findings.filter((f) => f.checkId === 'esxi-8.lockdown-mode').map((f) => f.status),
+      lockdown.map((f) => f.status),
+    );
+    const untrusted = spawnSync(launcher, noCa, { env });
+    assert.equal(untrusted.status, 2);
+    assert.match(untrusted.stderr.toString(), /not trusted/);
+    // Node never saw the variable: it would have warned about a file it could not load.
+    const unreadable = spawnSync(launcher, noCa, {
+      env: { ...env, NODE_EXTRA_CA_CERTS: join(tmp.dir, 'no-such-ca.pem') },
+    });
+    assert.equal(unreadable.status, 2);
+    assert.match(unreadable.stderr.toString(), /no-such-ca\.pem could not be read/);
+    assert.doesNotMatch(unreadable.stderr.toString(), /Ignoring extra certs/);
   } finally {
     await stop(sim);
   }

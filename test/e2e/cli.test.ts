@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ScanReport } from '../../src/model/report.js';
-import { hyperward } from '../helpers/cli.js';
+import { BIN, hyperward } from '../helpers/cli.js';
 import { writeQcow2WithL1PastEnd } from '../helpers/images.js';
 import { run, tempDir } from '../helpers/tmp.js';
 
@@ -39,6 +49,36 @@ test('help shows examples; version prints', () => {
   assert.equal(h.code, 0);
   assert.match(h.stdout.toString(), /Examples:/);
   assert.equal(hyperward(['--version']).code, 0);
+});
+
+test('the launcher npm links (bin/hyperward) runs the CLI directly, through a symlink and through npx', () => {
+  const launcher = join(dirname(BIN), 'hyperward');
+  const pkg = JSON.parse(readFileSync(join(dirname(BIN), '..', 'package.json'), 'utf8')) as {
+    version: string;
+    bin: Record<string, string>;
+  };
+  assert.equal(pkg.bin.hyperward, './bin/hyperward', 'npm links the launcher');
+  const linkDir = join(tmp.dir, 'node_modules', '.bin');
+  mkdirSync(linkDir, { recursive: true });
+  symlinkSync(launcher, join(linkDir, 'hyperward'));
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: join(tmp.dir, 'no-such-ca.pem') };
+  for (const cmd of [launcher, join(linkDir, 'hyperward')]) {
+    const r = spawnSync(cmd, ['--version'], { cwd: tmp.dir, env, encoding: 'utf8' });
+    assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+    assert.equal(r.stdout.trim(), pkg.version);
+    // Node never saw NODE_EXTRA_CA_CERTS: it warns about a file it cannot load.
+    assert.doesNotMatch(r.stderr, /Ignoring extra certs/, cmd);
+  }
+  // npx (itself a Node program, so without the variable here) finds the package's own bin in a checkout.
+  const plain: NodeJS.ProcessEnv = { ...process.env };
+  delete plain.NODE_EXTRA_CA_CERTS;
+  const viaNpx = spawnSync('npx', ['--no-install', 'hyperward', '--version'], {
+    cwd: join(dirname(BIN), '..'),
+    env: plain,
+    encoding: 'utf8',
+  });
+  assert.equal(viaNpx.status, 0, viaNpx.stderr);
+  assert.equal(viaNpx.stdout.trim(), pkg.version);
 });
 
 test('scan image: JSON report of a whole-disk ext4 in qcow2', () => {
