@@ -587,7 +587,22 @@ describe('readVsphere against vcsim', () => {
       'E_IO',
       /not trusted/,
     );
-    assert.ok(e.message.includes(`extra CA certificates in ${missing} could not be read`), e.message);
+    assert.ok(
+      e.message.includes(`extra CA certificates could not be read: ${missing}: no such file`),
+      e.message,
+    );
+    // Neither file is read unless it is a regular file (a device named by mistake never blocks or fills memory).
+    const dev = await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, extraCaFile: '/dev/zero' }),
+      'E_IO',
+      /not trusted/,
+    );
+    assert.match(dev.message, /could not be read: \/dev\/zero: not a regular file\)$/);
+    await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, caFile: '/dev/zero' }),
+      'E_USAGE',
+      /CA file: not a regular file/,
+    );
   });
 
   it('a wrong password is a HyperwardError naming the vSphere fault', async () => {

@@ -7,12 +7,12 @@
  * TLS is verified by default (system CAs and host name); a self-signed server is trusted only by pinning its
  * certificate's SHA-256 thumbprint or passing its CA file, or explicitly with `insecure`.
  */
-import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
 import { connect as tlsConnect, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { HyperwardError, type ErrorCode } from '../errors.js';
+import { readTextFile } from './file.js';
 import type { ConfigEntry } from '../model/host.js';
 import type { EsxiHost, EsxiService, PortGroup, SecurityPolicy, StandardSwitch } from '../model/vmware.js';
 
@@ -59,6 +59,8 @@ const LIMITS = {
   portGroupsPerHost: 10_000,
   cookieBytes: 4_096,
   defaultTimeoutMs: 60_000,
+  /** A CA file or bundle (a system bundle of ~140 roots is ~200 KiB). */
+  caFileBytes: 16 * 1024 * 1024,
 } as const;
 
 const HOST_PATHS = [
@@ -219,8 +221,8 @@ function makeParser(): XMLParser {
 // Transport
 
 interface TlsPolicy {
-  /** The certificates the chain must verify against; Node's bundled roots when absent. */
-  ca?: Buffer | string[];
+  /** The certificates (PEM) the chain must verify against; Node's bundled roots when absent. */
+  ca?: string[];
   pin?: string;
   insecure: boolean;
   /** Why the extra CA file could not be used (see `VsphereOptions.extraCaFile`). */
@@ -720,18 +722,27 @@ export async function readVsphere(url: string, opts: VsphereOptions): Promise<Es
   if (opts.thumbprint !== undefined) tls.pin = normaliseThumbprint(opts.thumbprint);
   if (opts.caFile !== undefined) {
     try {
-      tls.ca = readFileSync(opts.caFile);
+      tls.ca = [readTextFile(opts.caFile, LIMITS.caFileBytes)];
     } catch (e) {
-      throw new HyperwardError('E_NOT_FOUND', `cannot read the CA file: ${(e as Error).message}`, {
-        file: opts.caFile,
-      });
+      if (e instanceof HyperwardError) {
+        throw new HyperwardError(
+          e.code,
+          `cannot read the CA file: ${e.message.slice(opts.caFile.length + 2)}`,
+          {
+            file: opts.caFile,
+          },
+        );
+      }
+      throw e;
     }
   }
   if (opts.extraCaFile !== undefined && tls.ca === undefined && tls.pin === undefined && !tls.insecure) {
     try {
-      tls.ca = [...rootCertificates, readFileSync(opts.extraCaFile, 'latin1')];
+      tls.ca = [...rootCertificates, readTextFile(opts.extraCaFile, LIMITS.caFileBytes)];
     } catch (e) {
-      tls.extraCaProblem = `the extra CA certificates in ${opts.extraCaFile} could not be read: ${(e as Error).message}`;
+      // readTextFile's errors name the file.
+      const why = e instanceof HyperwardError ? e.message : `${opts.extraCaFile}: ${(e as Error).message}`;
+      tls.extraCaProblem = `the extra CA certificates could not be read: ${why}`;
     }
   }
   const timeoutMs = opts.timeoutMs ?? LIMITS.defaultTimeoutMs;
