@@ -6,7 +6,7 @@
  *   (b) read + parse + build the LibvirtDomain: readFileSync + parseDomainXml;
  *   (c) the full assessment as `scan config` does it: scanConfigFiles (read, detect the kind, parse, build, run the
  *       whole catalogue with the default profile, apply no waivers), every result kept as the CLI keeps them;
- * and spawns the real CLI, `node bin/hyperward.js scan config --format json -q FILE…`, over a batch of files (node
+ * and spawns the real CLI, `bin/hyperward scan config --format json -q FILE…`, over a batch of files (node
  * start-up and the JSON report included). The target (issue 3, item 12) is (c) ≤ 2 × (a). Every answer is checked:
  * each method must see every file, and the CLI's findings must equal the in-process ones; otherwise `WRONG`, exit 1.
  * Never part of the test suite.
@@ -404,7 +404,7 @@ function checkMix(results: readonly ScanResult[]): CheckMix {
   return mix;
 }
 
-/** One `node bin/hyperward.js scan config --format json -q FILE…` over relative paths (one argument list). */
+/** One `bin/hyperward scan config --format json -q FILE…` over relative paths (one argument list). */
 function runCli(files: readonly string[]): {
   seconds: number;
   results: number;

@@ -3,7 +3,7 @@
  * whose root is not a plain ext4 partition — a RHEL-like disk (XFS root in an LVM2 logical volume) and a
  * Fedora-like disk (btrfs, the OS in a subvolume) — each a 6 GiB qcow2 holding a Debian 12 root plus 2 GiB of other
  * data, by
- *   - Hyperward: `node bin/hyperward.js scan image IMG --format json --stats`;
+ *   - Hyperward: `bin/hyperward scan image IMG --format json --stats` (the launcher a user runs);
  *   - the raw-copy approach: `qemu-img convert -O raw`, then the filesystem's own tool on the copy — for XFS the
  *     LVM2 tools to find the root LV and `xfs_db -r` (`path`, `bmap`, `convert`) to find the file's blocks, read
  *     from the copy; for btrfs `btrfs restore --path-regex` of the files into a temporary directory. Loop devices

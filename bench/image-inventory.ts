@@ -304,7 +304,7 @@ async function main(): Promise<void> {
         : [
             {
               id: MACHINE_ENV_ROW,
-              label: `Hyperward \`scan image\`, ${Object.keys(machineOnlyEnv()).join(', ')} as this machine sets it`,
+              label: `Hyperward \`scan image\` (the launcher), ${Object.keys(machineOnlyEnv()).join(', ')} as this machine sets it`,
               kind: 'inventory' as const,
               runs: o.runs,
               run: () => hyperwardScan(img.path, asStartedEnv()),

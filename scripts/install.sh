@@ -10,5 +10,5 @@ npm run --silent build
 bash scripts/make-sample.sh >&2
 # The embedded advisories (real OSV, Debian tracker and Alpine secdb records, fixtures/advisories/) go into a
 # database of the sample's own, so a user's real database (~/.cache/hyperward/advisories.db) is left alone.
-node bin/hyperward.js db import --quiet --db .cache/sample/advisories.db fixtures/advisories >&2
-node bin/hyperward.js scan image --db .cache/sample/advisories.db .cache/sample/debian-sample.qcow2
+bin/hyperward db import --quiet --db .cache/sample/advisories.db fixtures/advisories >&2
+bin/hyperward scan image --db .cache/sample/advisories.db .cache/sample/debian-sample.qcow2

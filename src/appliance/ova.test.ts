@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { expectError } from '../../test/helpers/errors.js';
 import { byteEditsIn, onlyHyperwardErrors } from '../../test/helpers/fuzz.js';
 import { xorshift32 } from '../../test/helpers/pattern.js';
-import { Pki } from '../../test/helpers/ova.js';
+import { Pki, streamOptimizedVmdk } from '../../test/helpers/ova.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import type { BlockDevice } from '../disk/types.js';
 import { openExt4 } from '../fs/ext4.js';
@@ -84,7 +84,7 @@ describe('OVA appliances built with real tools', () => {
     }
     symlinkSync('../etc/appliance-release', join(tree, 'opt/release-link'));
     run('mkfs.ext4', ['-q', '-F', '-d', tree, '-L', 'appliance', ext4, '24M']);
-    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', ext4, vmdk]);
+    streamOptimizedVmdk(ext4, vmdk);
     root = pki.selfSigned('Example Root CA', true);
     inter = pki.issue('Example Issuing CA', root, '20200101000000Z', '20991231000000Z');
     signer = pki.issue('Example Networks Code Signing', inter, '20200101000000Z', '20991231000000Z');

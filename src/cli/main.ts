@@ -191,7 +191,10 @@ Examples:
     .option('--sudo', 'with ssh://, read files the user cannot read with `sudo -n cat` (nothing else)', false)
     .option('--user <name>', 'with vsphere://, the user (password from HYPERWARD_VSPHERE_PASSWORD)')
     .option('--thumbprint <sha256>', "with vsphere://, pin the server certificate's SHA-256 fingerprint")
-    .option('--ca-file <file>', 'with vsphere://, verify the server certificate against this CA')
+    .option(
+      '--ca-file <file>',
+      "with vsphere://, verify the server certificate against this CA (default: Node's roots and NODE_EXTRA_CA_CERTS)",
+    )
     .option('--insecure', 'with vsphere://, do not verify the server certificate at all', false)
     .addHelpText(
       'after',

@@ -12,7 +12,7 @@ import { say } from './say.js';
  * unreadable file or filesystem) — not a check's ordinary "cannot decide", which is reported but does not fail.
  */
 const UNREAD =
-  /^(hyperward\.unreadable|image\.filesystem-unreadable|image\.inspection-failed|appliance\.disk-unreadable)$/;
+  /^(hyperward\.unreadable|image\.filesystem-unreadable|image\.no-filesystem-found|image\.inspection-failed|appliance\.disk-unreadable)$/;
 
 export function newReport(results: ScanResult[] = []): ScanReport {
   return { tool: { name: 'hyperward', version: VERSION }, createdAt: new Date().toISOString(), results };

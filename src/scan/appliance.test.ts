@@ -13,7 +13,14 @@ import { after, before, describe, it, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { applyEdits, byteEditsIn } from '../../test/helpers/fuzz.js';
-import { ovfDescriptor, packOva, Pki, type KeyPair, type OvfSpec } from '../../test/helpers/ova.js';
+import {
+  ovfDescriptor,
+  packOva,
+  Pki,
+  streamOptimizedVmdk,
+  type KeyPair,
+  type OvfSpec,
+} from '../../test/helpers/ova.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { parseDpkgStatus } from '../inspect/dpkg.js';
 import { applianceKind, isOvfEnvelope } from './appliance.js';
@@ -83,24 +90,14 @@ describe('appliances in scan image, built with real tools', () => {
     const osRaw = join(t.dir, 'os.raw');
     run('mkfs.ext4', ['-q', '-F', '-d', SAMPLE, '-L', 'root', osRaw, '16M']);
     osDisk = join(t.dir, 'os.vmdk');
-    run('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', osRaw, osDisk]);
+    streamOptimizedVmdk(osRaw, osDisk);
     const data = join(t.dir, 'data-tree');
     mkdirSync(join(data, 'logs'), { recursive: true });
     writeFileSync(join(data, 'logs', 'boot.log'), 'booted\n');
     const dataRaw = join(t.dir, 'data.raw');
     run('mkfs.ext4', ['-q', '-F', '-d', data, '-L', 'data', dataRaw, '8M']);
     dataDisk = join(t.dir, 'data.vmdk');
-    run('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=streamOptimized',
-      dataRaw,
-      dataDisk,
-    ]);
+    streamOptimizedVmdk(dataRaw, dataDisk);
     ca = pki.selfSigned('Example Root CA', true);
     signer = pki.issue('Example Networks Code Signing', ca, '20200101000000Z', '20991231000000Z');
     expired = pki.issue('Example Expired Signer', ca, '20200101000000Z', '20210101000000Z');
@@ -349,6 +346,39 @@ describe('appliances in scan image, built with real tools', () => {
     // No product named: no CPE, and the descriptor stands in for it.
     assert.equal(r.appliance!.product, undefined);
     assert.deepEqual(r.appliance!.cpes, []);
+  });
+
+  it('a disk with nothing readable on it is named, the other disks scanned as usual', () => {
+    const dir = join(t.dir, 'with-blank');
+    mkdirSync(dir);
+    copyFileSync(osDisk, join(dir, 'a.vmdk'));
+    const blankRaw = join(t.dir, 'blank.raw');
+    writeFileSync(blankRaw, Buffer.alloc(4 * MiB));
+    streamOptimizedVmdk(blankRaw, join(dir, 'b.vmdk'));
+    writeFileSync(
+      join(dir, 'blank.ovf'),
+      ovfDescriptor({
+        systemId: 'blank',
+        systemName: 'blank',
+        osType: 'otherLinux64Guest',
+        cpus: 1,
+        memoryMiB: 512,
+        networks: [],
+        disks: [
+          { id: 'a', href: 'a.vmdk', size: statSync(join(dir, 'a.vmdk')).size, capacity: 16 * MiB },
+          { id: 'b', href: 'b.vmdk', size: statSync(join(dir, 'b.vmdk')).size, capacity: 4 * MiB },
+        ],
+      }),
+    );
+    const ova = packOva(dir, 'with-blank', ['blank.ovf', 'a.vmdk', 'b.vmdk']);
+    const r = scanImage(ova);
+    assert.equal(r.error, undefined);
+    assert.equal(r.packages.length, SAMPLE_PACKAGES.length);
+    const none = r.findings.filter((f) => f.checkId === 'image.no-filesystem-found');
+    assert.deepEqual(
+      none.map((f) => f.resource.id),
+      [`${ova}!b.vmdk#disk`],
+    );
   });
 
   it('mountImage on an appliance mounts the disk holding the OS, or the one named', () => {

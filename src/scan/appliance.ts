@@ -134,6 +134,8 @@ export interface ImageSteps {
   ): { info: ImageInfo; root: boolean; readable: boolean };
   /** The finding for an image in which no filesystem holds an OS. */
   noOsFinding(target: string): Finding;
+  /** The finding for a disk on which nothing is readable and no other finding says why. */
+  noFilesystemFinding(target: string, info: ImageInfo): Finding;
 }
 
 function finding(
@@ -214,9 +216,14 @@ export function inspectAppliance(path: string, opts: MountOptions, steps: ImageS
     }
     try {
       const dev = ova.openDisk(d.disk.diskId, opts.stats ? { stats: opts.stats } : {});
-      const r = steps.inspectDevice(dev, `${path}!${d.file?.href ?? d.disk.diskId}`, opts, out, !rootFound);
+      const target = `${path}!${d.file?.href ?? d.disk.diskId}`;
+      const said = result.findings.length;
+      const r = steps.inspectDevice(dev, target, opts, out, !rootFound);
       info.image = r.info;
       readable ||= r.readable;
+      if (!r.readable && result.findings.length === said) {
+        result.findings.push(steps.noFilesystemFinding(target, r.info));
+      }
       if (r.root && !rootFound) {
         info.root = true;
         rootFound = true;

@@ -516,7 +516,7 @@ function noFilesystemFinding(target: string, info: ImageInfo): Finding {
 }
 
 /** The image steps an appliance's disks go through (passed in, so scan/appliance.ts need not import this module). */
-const IMAGE_STEPS: ImageSteps = Object.freeze({ inspectDevice, noOsFinding });
+const IMAGE_STEPS: ImageSteps = Object.freeze({ inspectDevice, noOsFinding, noFilesystemFinding });
 
 export interface JudgeOptions {
   /** The moment staleness is judged against. */

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpsRequest, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -16,7 +17,7 @@ import { HyperwardError, isHyperwardError } from '../errors.js';
 import type { EsxiHost, EsxiService, PortGroup, SecurityPolicy, StandardSwitch } from '../model/vmware.js';
 import { run, tempDir } from '../../test/helpers/tmp.js';
 import { findSimulator, PASS, startVcsim, stop, USER, type Sim } from '../../test/helpers/vcsim.js';
-import { parseVsphereUrl, readVsphere } from './vsphere.js';
+import { extraTrust, parseVsphereUrl, readVsphere } from './vsphere.js';
 
 // ------------------------------------------------------------------------------------------------------------
 // The oracle: what govc reads from the same simulator, mapped into the inventory's shape.
@@ -573,13 +574,40 @@ describe('readVsphere against vcsim', () => {
     const creds = { user: USER, password: PASS };
     const viaCa = await readVsphere(stock!.endpoint, { ...creds, caFile });
     assert.deepStrictEqual(await readVsphere(stock!.endpoint, { ...creds, extraCaFile: caFile }), viaCa);
-    // A pin still decides alone: the extra CA does not rescue a wrong one.
-    const wrong = thumbprint.replace(/^../, thumbprint.startsWith('00') ? '11' : '00');
-    await expectHyperwardError(
-      readVsphere(stock!.endpoint, { ...creds, extraCaFile: caFile, thumbprint: wrong }),
-      'E_IO',
-      /mismatch/,
+    // Where a pin or a CA file is given it decides alone, as Node lets an explicit `ca` replace NODE_EXTRA_CA_CERTS:
+    // an unrelated extra CA neither breaks a right pin nor rescues a CA file that does not verify the server.
+    const other = join(tmp!.dir, 'other-ca.pem');
+    run('openssl', [
+      ...'req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other'.split(' '),
+      '-keyout',
+      join(tmp!.dir, 'other-key.pem'),
+      '-out',
+      other,
+    ]);
+    assert.deepStrictEqual(
+      await readVsphere(stock!.endpoint, { ...creds, extraCaFile: other, thumbprint }),
+      viaCa,
     );
+    await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, caFile: other, extraCaFile: caFile }),
+      'E_IO',
+      /not trusted/,
+    );
+    // The extra file adds to Node's bundled roots; it does not replace them.
+    const trust = extraTrust(caFile);
+    assert.equal(trust.problem, undefined);
+    assert.deepStrictEqual(trust.certificates.slice(0, -1), [...rootCertificates]);
+    assert.equal(trust.certificates.at(-1), readFileSync(caFile, 'utf8'));
+    // A file without a certificate adds nothing and says so (Node would warn).
+    const empty = join(tmp!.dir, 'no-cert.pem');
+    writeFileSync(empty, 'not a certificate\n');
+    assert.match(extraTrust(empty).problem ?? '', /no-cert\.pem holds no PEM certificate/);
+    const none = await expectHyperwardError(
+      readVsphere(stock!.endpoint, { ...creds, extraCaFile: empty }),
+      'E_IO',
+      /not trusted/,
+    );
+    assert.match(none.message, /holds no PEM certificate/);
     // An unreadable file is left out, as Node leaves out an unreadable NODE_EXTRA_CA_CERTS, and the refusal says so.
     const missing = join(tmp!.dir, 'missing-extra.pem');
     const e = await expectHyperwardError(

@@ -9,7 +9,14 @@
  */
 import { request as httpRequest } from 'node:http';
 import { isIP } from 'node:net';
-import { connect as tlsConnect, rootCertificates, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import {
+  connect as tlsConnect,
+  createSecureContext,
+  rootCertificates,
+  type ConnectionOptions,
+  type SecureContext,
+  type TLSSocket,
+} from 'node:tls';
 import { XMLParser } from 'fast-xml-parser';
 import { HyperwardError, type ErrorCode } from '../errors.js';
 import { readTextFile } from './file.js';
@@ -221,8 +228,11 @@ function makeParser(): XMLParser {
 // Transport
 
 interface TlsPolicy {
-  /** The certificates (PEM) the chain must verify against; Node's bundled roots when absent. */
-  ca?: string[];
+  /**
+   * The context whose certificates the chain must verify against, made once for every connection of a session
+   * (a context holding a CA bundle takes tens of milliseconds to build); Node's default store when absent.
+   */
+  context?: SecureContext;
   pin?: string;
   insecure: boolean;
   /** Why the extra CA file could not be used (see `VsphereOptions.extraCaFile`). */
@@ -276,8 +286,8 @@ class SoapSession {
   /** Opens a TLS connection and verifies the server before a single byte of HTTP is sent. */
   private openTls(signal: AbortSignal): Promise<TLSSocket> {
     const { host, port } = this.ep;
-    const { ca, pin, insecure } = this.tls;
-    const verifyChain = ca !== undefined || (pin === undefined && !insecure);
+    const { context, pin, insecure } = this.tls;
+    const verifyChain = context !== undefined || (pin === undefined && !insecure);
     const opts: ConnectionOptions = {
       host,
       port,
@@ -286,7 +296,7 @@ class SoapSession {
       ALPNProtocols: ['http/1.1'],
     };
     if (isIP(host) === 0) opts.servername = host;
-    if (ca !== undefined) opts.ca = ca;
+    if (context !== undefined) opts.secureContext = context;
     return new Promise((resolve, reject) => {
       if (signal.aborted) {
         reject(this.err('E_IO', `timed out connecting to ${host}:${port}`));
@@ -706,6 +716,37 @@ function lockdown(o: ObjectContent): string | undefined {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** A client context trusting exactly `ca` (PEM), with the protocol floor every connection uses. */
+function trustContext(ca: string[]): SecureContext {
+  return createSecureContext({ ca, minVersion: 'TLSv1.2' });
+}
+
+/**
+ * What Node trusts when `NODE_EXTRA_CA_CERTS` names `file`: its bundled roots and the certificates of the file
+ * (read as a regular file of bounded size). A file that cannot be read, or holds no PEM certificate, gives a
+ * `problem` instead, and the bundled roots alone apply, as Node warns and goes on.
+ */
+export function extraTrust(file: string): { certificates: string[]; problem?: string } {
+  let pem: string;
+  try {
+    pem = readTextFile(file, LIMITS.caFileBytes);
+  } catch (e) {
+    // readTextFile's errors name the file.
+    const why = e instanceof HyperwardError ? e.message : `${file}: ${(e as Error).message}`;
+    return {
+      certificates: [...rootCertificates],
+      problem: `the extra CA certificates could not be read: ${why}`,
+    };
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    return {
+      certificates: [...rootCertificates],
+      problem: `the extra CA file ${file} holds no PEM certificate`,
+    };
+  }
+  return { certificates: [...rootCertificates, pem] };
+}
+
 /**
  * Reads every ESXi host visible through a vSphere endpoint (vCenter or a standalone host): version, advanced
  * settings (`config.option`, overridden by the host's advanced-option manager where it can be read), lockdown mode,
@@ -722,7 +763,7 @@ export async function readVsphere(url: string, opts: VsphereOptions): Promise<Es
   if (opts.thumbprint !== undefined) tls.pin = normaliseThumbprint(opts.thumbprint);
   if (opts.caFile !== undefined) {
     try {
-      tls.ca = [readTextFile(opts.caFile, LIMITS.caFileBytes)];
+      tls.context = trustContext([readTextFile(opts.caFile, LIMITS.caFileBytes)]);
     } catch (e) {
       if (e instanceof HyperwardError) {
         throw new HyperwardError(
@@ -736,14 +777,10 @@ export async function readVsphere(url: string, opts: VsphereOptions): Promise<Es
       throw e;
     }
   }
-  if (opts.extraCaFile !== undefined && tls.ca === undefined && tls.pin === undefined && !tls.insecure) {
-    try {
-      tls.ca = [...rootCertificates, readTextFile(opts.extraCaFile, LIMITS.caFileBytes)];
-    } catch (e) {
-      // readTextFile's errors name the file.
-      const why = e instanceof HyperwardError ? e.message : `${opts.extraCaFile}: ${(e as Error).message}`;
-      tls.extraCaProblem = `the extra CA certificates could not be read: ${why}`;
-    }
+  if (opts.extraCaFile !== undefined && tls.context === undefined && tls.pin === undefined && !tls.insecure) {
+    const extra = extraTrust(opts.extraCaFile);
+    if (extra.problem !== undefined) tls.extraCaProblem = extra.problem;
+    else tls.context = trustContext(extra.certificates);
   }
   const timeoutMs = opts.timeoutMs ?? LIMITS.defaultTimeoutMs;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)

@@ -23,7 +23,14 @@ import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import type { ScanReport, ScanResult } from '../../src/model/report.js';
 import { fixtureImage, loadFixtureManifest } from '../fixtures/build.js';
 import { hyperward } from '../helpers/cli.js';
-import { ovfDescriptor, packOva, Pki, type KeyPair, type OvfSpec } from '../helpers/ova.js';
+import {
+  ovfDescriptor,
+  packOva,
+  Pki,
+  streamOptimizedVmdk,
+  type KeyPair,
+  type OvfSpec,
+} from '../helpers/ova.js';
 import { run, tempDir } from '../helpers/tmp.js';
 
 const manifest = loadFixtureManifest();
@@ -119,33 +126,13 @@ describe('scan image on OVA appliances', () => {
     mkdirSync(work);
     mkdirSync(out);
     osDisk = join(work, 'system.vmdk');
-    run('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=streamOptimized',
-      image.path,
-      osDisk,
-    ]);
+    streamOptimizedVmdk(image.path, osDisk);
     const data = join(work, 'data-tree');
     mkdirSync(join(data, 'log'), { recursive: true });
     writeFileSync(join(data, 'log', 'gateway.log'), 'started\n');
     run('mkfs.ext4', ['-q', '-F', '-d', data, '-L', 'data', join(work, 'data.raw'), '8M']);
     dataDisk = join(work, 'data.vmdk');
-    run('qemu-img', [
-      'convert',
-      '-f',
-      'raw',
-      '-O',
-      'vmdk',
-      '-o',
-      'subformat=streamOptimized',
-      join(work, 'data.raw'),
-      dataDisk,
-    ]);
+    streamOptimizedVmdk(join(work, 'data.raw'), dataDisk);
     const pki = new Pki(work);
     ca = pki.selfSigned('Example Root CA', true);
     signer = pki.issue('Example Networks Code Signing', ca, '20200101000000Z', '20991231000000Z');

@@ -69,6 +69,14 @@ test('the launcher npm links (bin/hyperward) runs the CLI directly, through a sy
     // Node never saw NODE_EXTRA_CA_CERTS: it warns about a file it cannot load.
     assert.doesNotMatch(r.stderr, /Ignoring extra certs/, cmd);
   }
+  // Where NODE_OPTIONS makes Node trust another store, the variable is left to Node (which warns about the file).
+  const openssl = spawnSync(launcher, ['--version'], {
+    cwd: tmp.dir,
+    env: { ...env, NODE_OPTIONS: '--use-openssl-ca' },
+    encoding: 'utf8',
+  });
+  assert.equal(openssl.status, 0, openssl.stderr);
+  assert.match(openssl.stderr, /Ignoring extra certs/);
   // npx (itself a Node program, so without the variable here) finds the package's own bin in a checkout.
   const plain: NodeJS.ProcessEnv = { ...process.env };
   delete plain.NODE_EXTRA_CA_CERTS;
@@ -79,6 +87,19 @@ test('the launcher npm links (bin/hyperward) runs the CLI directly, through a sy
   });
   assert.equal(viaNpx.status, 0, viaNpx.stderr);
   assert.equal(viaNpx.stdout.trim(), pkg.version);
+});
+
+test('a disk with nothing readable on it fails the run only when asked (--fail-on info)', () => {
+  const blank = join(tmp.dir, 'blank.raw');
+  writeFileSync(blank, Buffer.alloc(1 << 20));
+  const quiet = hyperward(['scan', 'image', '--format', 'json', '--no-vulns', blank]);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  const rep = JSON.parse(quiet.stdout.toString()) as ScanReport;
+  assert.deepEqual(
+    rep.results[0]!.findings.map((f) => [f.checkId, f.status]),
+    [['image.no-filesystem-found', 'unknown']],
+  );
+  assert.equal(hyperward(['scan', 'image', '-q', '--no-vulns', '--fail-on', 'info', blank]).code, 1);
 });
 
 test('scan image: JSON report of a whole-disk ext4 in qcow2', () => {

@@ -282,3 +282,9 @@ export function packOva(dir: string, name: string, files: string[], o: PackOptio
   run('tar', [`--format=${o.format ?? 'ustar'}`, '-cf', ova, '-C', dir, ...members]);
   return ova;
 }
+
+/** `qemu-img convert -f raw -O vmdk -o subformat=streamOptimized RAW OUT`: a disk as appliances ship it. */
+export function streamOptimizedVmdk(raw: string, out: string): string {
+  run('qemu-img', ['convert', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', raw, out]);
+  return out;
+}
