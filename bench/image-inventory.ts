@@ -179,10 +179,10 @@ function rawCat(img: string, path: string, tmpDir: string, verify: boolean): Run
 
 type Kind = 'inventory' | 'cat';
 
-/** An error message fit for one table cell. */
 /** The row of Hyperward's scan run in the environment the harness was started with (`asStartedEnv`). */
 const MACHINE_ENV_ROW = 'hyperward-scan-machine-env';
 
+/** An error message fit for one table cell. */
 const failed = (s: string): string => `failed: ${cell(s, 120)}`;
 
 type Facts = ReturnType<typeof benchFacts>;

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Finding } from '../../src/model/finding.js';
 import type { ScanReport } from '../../src/model/report.js';
-import { BIN, hyperward } from '../helpers/cli.js';
+import { BIN, hyperward, LAUNCHER } from '../helpers/cli.js';
 import { debianHostTree, type HostTree } from '../helpers/kvm-host.js';
 import { fixturePath } from '../helpers/libvirt-fixtures.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
@@ -221,11 +221,10 @@ test('scan host vsphere://… reads ESXi hosts from a real vSphere API (govmomi 
 
     // The launcher a user runs (`npx hyperward`, or `hyperward` on PATH) keeps NODE_EXTRA_CA_CERTS from Node's
     // start-up and the vSphere client trusts its certificates: no --ca-file needed where the variable names the CA.
-    const launcher = join(dirname(BIN), 'hyperward');
     const noCa = args.filter((a, i) => a !== '--ca-file' && args[i - 1] !== '--ca-file');
     const env: NodeJS.ProcessEnv = { ...process.env, HYPERWARD_VSPHERE_PASSWORD: PASS };
     delete env.NODE_EXTRA_CA_CERTS;
-    const viaExtra = spawnSync(launcher, noCa, {
+    const viaExtra = spawnSync(LAUNCHER, noCa, {
       env: { ...env, NODE_EXTRA_CA_CERTS: cert },
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -235,11 +234,11 @@ test('scan host vsphere://… reads ESXi hosts from a real vSphere API (govmomi 
       extraRep.results[0]!.findings.filter((f) => f.checkId === 'esxi-8.lockdown-mode').map((f) => f.status),
       lockdown.map((f) => f.status),
     );
-    const untrusted = spawnSync(launcher, noCa, { env });
+    const untrusted = spawnSync(LAUNCHER, noCa, { env });
     assert.equal(untrusted.status, 2);
     assert.match(untrusted.stderr.toString(), /not trusted/);
     // Node never saw the variable: it would have warned about a file it could not load.
-    const unreadable = spawnSync(launcher, noCa, {
+    const unreadable = spawnSync(LAUNCHER, noCa, {
       env: { ...env, NODE_EXTRA_CA_CERTS: join(tmp.dir, 'no-such-ca.pem') },
     });
     assert.equal(unreadable.status, 2);

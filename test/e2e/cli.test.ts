@@ -14,7 +14,7 @@ import {
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ScanReport } from '../../src/model/report.js';
-import { BIN, hyperward } from '../helpers/cli.js';
+import { BIN, hyperward, LAUNCHER } from '../helpers/cli.js';
 import { writeQcow2WithL1PastEnd } from '../helpers/images.js';
 import { run, tempDir } from '../helpers/tmp.js';
 
@@ -52,17 +52,17 @@ test('help shows examples; version prints', () => {
 });
 
 test('the launcher npm links (bin/hyperward) runs the CLI directly, through a symlink and through npx', () => {
-  const launcher = join(dirname(BIN), 'hyperward');
-  const pkg = JSON.parse(readFileSync(join(dirname(BIN), '..', 'package.json'), 'utf8')) as {
+  const checkout = join(dirname(BIN), '..');
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as {
     version: string;
     bin: Record<string, string>;
   };
   assert.equal(pkg.bin.hyperward, './bin/hyperward', 'npm links the launcher');
   const linkDir = join(tmp.dir, 'node_modules', '.bin');
   mkdirSync(linkDir, { recursive: true });
-  symlinkSync(launcher, join(linkDir, 'hyperward'));
+  symlinkSync(LAUNCHER, join(linkDir, 'hyperward'));
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: join(tmp.dir, 'no-such-ca.pem') };
-  for (const cmd of [launcher, join(linkDir, 'hyperward')]) {
+  for (const cmd of [LAUNCHER, join(linkDir, 'hyperward')]) {
     const r = spawnSync(cmd, ['--version'], { cwd: tmp.dir, env, encoding: 'utf8' });
     assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
     assert.equal(r.stdout.trim(), pkg.version);
@@ -70,7 +70,7 @@ test('the launcher npm links (bin/hyperward) runs the CLI directly, through a sy
     assert.doesNotMatch(r.stderr, /Ignoring extra certs/, cmd);
   }
   // Where NODE_OPTIONS makes Node trust another store, the variable is left to Node (which warns about the file).
-  const openssl = spawnSync(launcher, ['--version'], {
+  const openssl = spawnSync(LAUNCHER, ['--version'], {
     cwd: tmp.dir,
     env: { ...env, NODE_OPTIONS: '--use-openssl-ca' },
     encoding: 'utf8',
@@ -81,7 +81,7 @@ test('the launcher npm links (bin/hyperward) runs the CLI directly, through a sy
   const plain: NodeJS.ProcessEnv = { ...process.env };
   delete plain.NODE_EXTRA_CA_CERTS;
   const viaNpx = spawnSync('npx', ['--no-install', 'hyperward', '--version'], {
-    cwd: join(dirname(BIN), '..'),
+    cwd: checkout,
     env: plain,
     encoding: 'utf8',
   });

@@ -2,6 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/hyperward.js', import.meta.url));
+/** The launcher npm links as the `hyperward` command (`npx hyperward`): a shell script that starts Node on BIN. */
+export const LAUNCHER = fileURLToPath(new URL('../../bin/hyperward', import.meta.url));
 /** The scan cache the CLI uses in this test process (under the checkout's ignored .cache/). */
 export const TEST_SCAN_CACHE = fileURLToPath(
   new URL(`../../.cache/test-scan-cache/${process.pid}.db`, import.meta.url),
