@@ -26,6 +26,7 @@
  *
  * Usage: npm run bench -- vuln-match [--records N --packages N --import-runs N --reimport-runs N --runs N
  *                                     --cli-runs N --sample N --seed S --update-doc]
+ * `--import-runs 0 --reimport-runs 0` matches against the database an earlier run imported (to iterate on matching).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -51,7 +52,7 @@ import { detectOs } from '../src/inspect/os-release.js';
 import type { Finding } from '../src/model/finding.js';
 import type { SystemInventory } from '../src/model/inventory.js';
 import { AdvisoryDb } from '../src/vuln/db/store.js';
-import { matchInventory } from '../src/vuln/match.js';
+import { matchInventory, matchPackages, type PackageMatch } from '../src/vuln/match.js';
 import { repoRoot } from '../test/fixtures/build.js';
 import { log, writeFileAtomic } from '../test/fixtures/tools.js';
 import {
@@ -108,7 +109,7 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--records') o.records = num(1_000);
     else if (a === '--packages') o.packages = num(50);
-    else if (a === '--import-runs') o.importRuns = num(1);
+    else if (a === '--import-runs') o.importRuns = num(0);
     else if (a === '--reimport-runs') o.reimportRuns = num(0);
     else if (a === '--runs') o.runs = num(1);
     else if (a === '--cli-runs') o.cliRuns = num(0);
@@ -1874,6 +1875,8 @@ interface Report {
   dbBytes: number;
   read: Row;
   match: Row & { open: number[] };
+  full: Row;
+  fullRatios: number[];
   sum: number[];
   ratios: number[];
   cli: CliPair[];
@@ -1952,6 +1955,10 @@ function markdown(x: Report): string {
   out.push(
     `| ${x.match.label} | ${fmtMs(matchMed)} | ${fmtMs(minOf(x.match.seconds))} | ${x.match.seconds.length} | ${rel(matchMed)} | ${checked(x.match)} |`,
   );
+  const fullMed = median(x.full.seconds);
+  out.push(
+    `| ${x.full.label} | ${fmtMs(fullMed)} | ${fmtMs(minOf(x.full.seconds))} | ${x.full.seconds.length} | ${rel(fullMed)} | ${checked(x.full)} |`,
+  );
   out.push(
     `| (3) + (4), per round | ${fmtMs(sumMed)} | ${fmtMs(minOf(x.sum))} | ${x.sum.length} | ${rel(sumMed)} | — |`,
   );
@@ -1972,7 +1979,9 @@ function markdown(x: Report): string {
       `**Target: matching adds at most the cost of reading the inventory, (4) ≤ (3). Measured (4)/(3) = ` +
         `${ratio.toFixed(2)}× (ratio of medians) — ${ratio <= 1 ? 'met' : 'NOT met'}.** Within each round: ${range}. ` +
         `Reading and matching together take ${(sumMed / readMed).toFixed(2)}× the read alone. Opening the database ` +
-        `is ${fmtMs(median(x.match.open))} ms of (4).` +
+        `is ${fmtMs(median(x.match.open))} ms of (4). With the findings built — their text, advisories, aliases, ` +
+        `scores and references, read from the database's packed rows — (4′)/(3) = ${(fullMed / readMed).toFixed(2)}× ` +
+        `(within each round: median ${median(x.fullRatios).toFixed(2)}×).` +
         x.cli
           .filter((c) => c.diff.length > 0)
           .map(
@@ -2004,6 +2013,38 @@ function gc(): void {
   const g = (globalThis as { gc?: () => void }).gc;
   if (g) g();
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+}
+
+/** A digest of matches: package, vulnerability, fix, fix state and severity of each, in order. */
+function matchDigest(ms: readonly PackageMatch[]): string {
+  const h = createHash('sha256');
+  for (const m of ms) {
+    for (const v of m.vulnerabilities) {
+      h.update(
+        `${m.package.name}\0${m.package.arch}\0${v.vulnId}\0${v.fixedVersion ?? ''}\0${v.fixState}\0${v.severity}\n`,
+      );
+    }
+  }
+  return h.digest('hex');
+}
+
+/** The same digest, of what the findings say. */
+function findingsMatchDigest(fs: readonly Finding[]): string {
+  const h = createHash('sha256');
+  for (const f of fs) {
+    const v = f.vulnerability!;
+    h.update(
+      `${v.package.name}\0${v.package.arch}\0${v.id}\0${v.fixedVersion ?? ''}\0${v.fixState}\0${f.severity}\n`,
+    );
+  }
+  return h.digest('hex');
+}
+
+/** How many vulnerabilities the matches hold. */
+function matchCount(ms: readonly PackageMatch[]): number {
+  let n = 0;
+  for (const m of ms) n += m.vulnerabilities.length;
+  return n;
 }
 
 function dbSize(db: string): number {
@@ -2164,14 +2205,23 @@ async function main(): Promise<void> {
     '(3) read the inventory: `readFileSync` + `parseDpkgStatus` + os-release (`detectOs`)',
   );
   const match = {
-    ...row('match', '(4) `AdvisoryDb.open` (read-only) + `matchInventory` + `close`'),
+    ...row(
+      'match',
+      '(4) matching: `AdvisoryDb.open` (read-only) + `matchPackages` (which vulnerability, fix, severity) + `close`',
+    ),
     open: [] as number[],
   };
+  const full = row(
+    'match-findings',
+    "(4′) matching and the findings: `AdvisoryDb.open` + `matchInventory` (findings' text, advisories, scores, references) + `close`",
+  );
+  const fullRatios: number[] = [];
   const sum: number[] = [];
   const ratios: number[] = [];
   let inv: SystemInventory | undefined;
   let reference: Finding[] = [];
   let refDigest = '';
+  let refMatches = '';
   const findings = {
     total: 0,
     expected: expectedAll.size,
@@ -2184,6 +2234,22 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const v = readInventory(corpus.root);
     return { seconds: (performance.now() - t0) / 1000, inv: v };
+  };
+  const decideOnce = (
+    target: SystemInventory,
+  ): { seconds: number; open: number; matches: PackageMatch[]; notes: string[] } => {
+    gc();
+    const t0 = performance.now();
+    const adb = AdvisoryDb.open(db, { readonly: true });
+    const t1 = performance.now();
+    let m: { matches: PackageMatch[]; notes: string[] };
+    try {
+      m = matchPackages(target, adb, { target: corpus.root });
+    } finally {
+      adb.close();
+    }
+    const t2 = performance.now();
+    return { seconds: (t2 - t0) / 1000, open: (t1 - t0) / 1000, matches: m.matches, notes: m.notes };
   };
   const matchOnce = (
     target: SystemInventory,
@@ -2221,6 +2287,11 @@ async function main(): Promise<void> {
       findings.byFix[k] = (findings.byFix[k] ?? 0) + 1;
     }
     if (first.notes.length > 0) match.problems.push(`matcher notes: ${first.notes.slice(0, 2).join(' / ')}`);
+    // Matching alone must decide exactly what the findings say.
+    const decided = decideOnce(inv);
+    refMatches = matchDigest(decided.matches);
+    if (refMatches !== findingsMatchDigest(reference))
+      match.problems.push('the matches differ from the findings built from them');
     const got = pairsOf(reference);
     if (got.size !== reference.length)
       match.problems.push(`${reference.length - got.size} duplicate findings`);
@@ -2275,10 +2346,17 @@ async function main(): Promise<void> {
   }
 
   if (inv && match.problems.length === 0) {
+    const orders = [
+      ['read', 'match', 'full'],
+      ['full', 'match', 'read'],
+      ['match', 'read', 'full'],
+      ['full', 'read', 'match'],
+    ];
     for (let i = 0; i < o.runs; i++) {
-      const order = i % 2 === 0 ? ['read', 'match'] : ['match', 'read'];
+      const order = orders[i % orders.length]!;
       let tr = NaN;
       let tm = NaN;
+      let tf = NaN;
       for (const which of order) {
         if (which === 'read') {
           const x = readOnce();
@@ -2286,17 +2364,25 @@ async function main(): Promise<void> {
           read.seconds.push(tr);
           if (x.inv.packages.length !== findings.packages)
             read.problems.push(`run ${i + 1} read ${x.inv.packages.length} packages`);
-        } else {
-          const x = matchOnce(inv);
+        } else if (which === 'match') {
+          const x = decideOnce(inv);
           tm = x.seconds;
           match.seconds.push(tm);
           match.open.push(x.open);
+          if (matchCount(x.matches) !== reference.length || matchDigest(x.matches) !== refMatches)
+            match.problems.push(
+              `run ${i + 1} gave ${matchCount(x.matches)} matches, different from the first run`,
+            );
+        } else {
+          const x = matchOnce(inv);
+          tf = x.seconds;
+          full.seconds.push(tf);
           if (
             x.findings.length !== reference.length ||
             findingDigest(x.findings) !== refDigest ||
             jsonDigest(x.findings) !== findings.json
           ) {
-            match.problems.push(
+            full.problems.push(
               `run ${i + 1} gave ${x.findings.length} findings, different from the first run`,
             );
           }
@@ -2304,11 +2390,17 @@ async function main(): Promise<void> {
       }
       sum.push(tr + tm);
       ratios.push(tm / tr);
-      if ((i + 1) % 10 === 0) log(WHO, `round ${i + 1}: read ${fmtMs(tr)} ms, match ${fmtMs(tm)} ms`);
+      fullRatios.push(tf / tr);
+      if ((i + 1) % 10 === 0)
+        log(
+          WHO,
+          `round ${i + 1}: read ${fmtMs(tr)} ms, match ${fmtMs(tm)} ms, with findings ${fmtMs(tf)} ms`,
+        );
     }
   }
   settle(read, `${findings.packages} packages, Debian 12`);
-  settle(match, `${findings.total} findings every run = construction`);
+  settle(match, `${findings.total} matches every run = the findings of (4′)`);
+  settle(full, `${findings.total} findings every run = construction`);
 
   // (5) the CLI, with and without the vulnerability step: `scan host` on the tree as the issue asks, and `scan image`
   // on the same tree as an ext4 image.
@@ -2397,6 +2489,8 @@ async function main(): Promise<void> {
     dbBytes,
     read,
     match,
+    full,
+    fullRatios,
     sum,
     ratios,
     cli: pairs,
@@ -2417,9 +2511,10 @@ async function main(): Promise<void> {
       ...f,
     },
     databaseBytes: dbBytes,
-    methods: [cold, re, read, match, ...pairs.flatMap((c) => [c.with, c.without])],
+    methods: [cold, re, read, match, full, ...pairs.flatMap((c) => [c.with, c.without])],
     readPlusMatch: sum,
     matchOverRead: ratios,
+    withFindingsOverRead: fullRatios,
     cliDifference: Object.fromEntries(pairs.map((c) => [c.id, c.diff])),
     findings,
     oracle,
@@ -2427,7 +2522,7 @@ async function main(): Promise<void> {
   writeResults('vuln-match', facts.date, json, md);
   if (o.updateDoc) updateDoc('vuln-match', md);
   process.stdout.write(md);
-  const wrong = [cold, re, read, match, ...pairs.flatMap((c) => [c.with, c.without])].filter(
+  const wrong = [cold, re, read, match, full, ...pairs.flatMap((c) => [c.with, c.without])].filter(
     (r) => !r.correct && (r.seconds.length > 0 || r.problems.length > 0),
   );
   if (!oracle.correct || wrong.length > 0 || match.seconds.length === 0) {

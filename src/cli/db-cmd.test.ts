@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -88,7 +88,8 @@ test('db info: path, schema, last import and age, sources, counts per feed and d
     const t = call(dir, ['info', { db }]);
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, new RegExp(`^Database +${db}$`, 'm'));
-    assert.match(t.stdout, /^Schema +3$/m);
+    assert.match(t.stdout, /^Schema +4$/m);
+    assert.match(t.stdout, new RegExp(`^Verdicts +${db}-verdicts \\(current\\)$`, 'm'));
     assert.match(t.stdout, /^Last import +\d{4}-\d\d-\d\dT[\d:.]+Z \(0 days ago\)$/m);
     assert.match(
       t.stdout,
@@ -102,6 +103,10 @@ test('db info: path, schema, last import and age, sources, counts per feed and d
     assert.equal(info.advisories, 3);
     assert.equal(info.ageDays, 0);
     assert.equal(info.sources[0].path, FIXTURES);
+    assert.deepEqual(info.verdicts, { path: `${db}-verdicts`, state: 'current' });
+    // Without its verdict file the database still answers, and says so.
+    rmSync(`${db}-verdicts`);
+    assert.match(call(dir, ['info', { db }]).stdout, /^Verdicts +\S+ \(missing: matching is slower/m);
     const missing = call(dir, ['info', { db: join(dir, 'none.db') }]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /none\.db.*db import/);

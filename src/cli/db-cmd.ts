@@ -103,6 +103,12 @@ function ageDays(iso: string, now: number): number {
   return Math.round(((now - Date.parse(iso)) / 86_400_000) * 10) / 10;
 }
 
+const VERDICT_STATES: Record<AdvisoryDbInfo['verdicts']['state'], string> = {
+  current: 'current',
+  missing: 'missing: matching is slower until the next `hyperward db import` writes it',
+  stale: 'out of date: matching is slower until the next `hyperward db import` writes it',
+};
+
 function infoTable(i: AdvisoryDbInfo, now: number): string {
   const last =
     i.lastImport === undefined ? 'never' : `${i.lastImport} (${ageDays(i.lastImport, now)} days ago)`;
@@ -116,6 +122,7 @@ function infoTable(i: AdvisoryDbInfo, now: number): string {
       ['Last import', last],
       ['Advisories', `${i.advisories} (${origins}); ${i.withdrawn} withdrawn`],
       ['Affected entries', String(i.affectedRows)],
+      ['Verdicts', `${i.verdicts.path} (${VERDICT_STATES[i.verdicts.state]})`],
     ]),
     '',
     'Sources',

@@ -58,6 +58,10 @@ export function openVulnContext(o: VulnOptions = {}): VulnContext {
     warnings.push(
       `the advisory database ${path} was written by an older Hyperward (schema ${info.schemaVersion}): matching is slower until \`hyperward db import\` upgrades it in place`,
     );
+  } else if (info.verdicts.state !== 'current' && info.advisories > 0) {
+    warnings.push(
+      `the advisory database's verdict file ${info.verdicts.path} is ${info.verdicts.state === 'missing' ? 'missing' : 'out of date'}: matching is slower (the findings are the same) until \`hyperward db import\` writes it`,
+    );
   }
   const maxAge = o.maxAgeDays ?? DEFAULT_DB_MAX_AGE_DAYS;
   const now = (o.now ?? new Date()).getTime();

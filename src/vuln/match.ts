@@ -29,20 +29,28 @@
  *
  * What is read of an advisory is its `MatchFacts` (`facts.ts`): stored by the database at import time, derived
  * from the record for an index without them. Findings are the same either way.
+ *
+ * Matching and building the findings are two steps (`matchPackages`, then its `findings()`; `matchInventory` does
+ * both). Where the index has verdicts (`verdict.ts`: everything above worked out at import time for every position
+ * an installed version can take among the versions a package's advisories name), the first step is a binary search
+ * and a look at a few intervals per package, and the second merges again, from the packed row, only what matched.
  */
 import { hash } from 'node:crypto';
-import { SEVERITIES } from '../model/finding.js';
-import type { CvssScore, Finding, Reference, VulnerabilityInfo } from '../model/finding.js';
+import type { CvssScore, Finding, VulnerabilityInfo } from '../model/finding.js';
 import type { Package, PackageEcosystem, SystemInventory } from '../model/inventory.js';
 import { packageUrl } from '../report/purl.js';
 import { scoreVector } from './cvss.js';
 import { distroKeysFor } from './ecosystem.js';
-import { isCve, matchFactsOf, MAX_REFERENCES, oneLine } from './facts.js';
-import { evaluateChecked, isValidVersion, type RangeOutcome } from './range.js';
-import { decideSeverity, distroRating, ratingSource, type SeverityDecision } from './severity.js';
-import type { EntryView, PackedRow } from './packed.js';
+import { matchFactsOf, oneLine } from './facts.js';
+import { evaluateChecked, isValidVersion } from './range.js';
+import { HyperwardError } from '../errors.js';
+import { keepShape } from '../shapes.js';
+import { mergeGroup, type Evaluated, type Merged } from './merge.js';
+import type { RangeOutcome } from './range.js';
+import type { Verdict, VerdictHit, VerdictRow } from './verdict.js';
+import { ratingSource } from './severity.js';
+import type { PackedRow } from './packed.js';
 import type { AdvisoryIndex, AffectedHit, AffectedPackage, DistroKey, MatchFacts } from './types.js';
-import { compareVersions } from './version/index.js';
 
 export { MAX_REFERENCES, vulnerabilityIds } from './facts.js';
 
@@ -63,21 +71,6 @@ export interface MatchResult {
   notes: string[];
 }
 
-/** One entry that says something about one installed (name, version). */
-interface Evaluated {
-  entry: EntryView;
-  /** The advisory's key ('' for an entry of a packed row: its facts come from the row). */
-  advisoryKey: string;
-  /** For an entry of a packed row: the row and where its advisory's facts are in it. */
-  row?: PackedRow;
-  ref?: number;
-  outcome: RangeOutcome;
-  /** Whose rating the entry carries (`ratingSource` of its distro). */
-  source: string;
-  /** Resolved when needed; null for a withdrawn or missing advisory. */
-  facts?: MatchFacts | null;
-}
-
 /** Everything said about one installed (name, version). */
 interface Evaluation {
   list: Evaluated[];
@@ -89,17 +82,29 @@ interface Evaluation {
   merged?: Map<string, Merged[]>;
 }
 
-/** One installed package as the matcher keys it, and what was found out about it in the first pass. */
-interface Item {
-  pkg: Package;
-  scheme: PackageEcosystem;
-  /** Source or binary name, as the distro keys its advisories. */
-  name: string;
-  version: string;
+/**
+ * One installed package as the matcher keys it, and what was found out about it in the first pass. A class with
+ * every field from the start: objects that gain properties later change maps, and optimised code checking for a
+ * map that a garbage collection drops is thrown away (V8: "weak objects"), which cost a warm match several ms.
+ */
+class Item {
   /** Undefined: the installed version is invalid, not matched. */
-  evaluation?: Evaluation;
+  evaluation: Evaluation | undefined = undefined;
   /** Notes to give, in order, when the second pass reaches this package (as a one-pass matcher would). */
-  notes?: string[];
+  notes: string[] | undefined = undefined;
+  /** The installed version is not valid in its scheme: not matched. */
+  invalid = false;
+  /** The row of verdicts of its name, and those that hold for the installed version (none: undefined). */
+  row: VerdictRow | undefined = undefined;
+  hits: VerdictHit[] | undefined = undefined;
+
+  constructor(
+    readonly pkg: Package,
+    readonly scheme: PackageEcosystem,
+    /** Source or binary name, as the distro keys its advisories. */
+    readonly name: string,
+    readonly version: string,
+  ) {}
 }
 
 /** One architecture spelling per architecture; `noarch` for architecture-independent packages. */
@@ -149,12 +154,8 @@ export function isModularRelease(evr: string): boolean {
 }
 
 /**
- * Matches every package of an inventory against the advisories of its OS release.
- *
- * Two passes: the first evaluates every installed (name, version) against the entries of its package, fetched for
- * the whole inventory at once when the index can (`lookupMany`); the advisories that affect something are then
- * fetched in one batch (`matchFacts`); the second pass merges and builds the findings, package by package, and
- * gives the notes in the order a one-pass matcher would.
+ * Matches every package of an inventory against the advisories of its OS release and builds the findings
+ * (`matchPackages`, then its `findings()`).
  *
  * @example
  * const { findings, notes } = matchInventory(inventory, new MemoryAdvisoryIndex(advisories), { target: 'vm.qcow2' });
@@ -164,7 +165,53 @@ export function matchInventory(
   index: AdvisoryIndex,
   opts: MatchOptions = {},
 ): MatchResult {
-  const findings: Finding[] = [];
+  const m = matchPackages(inv, index, opts);
+  return { findings: m.findings(), notes: m.notes };
+}
+
+/**
+ * What matching concludes about one installed package: its vulnerabilities, each with the fix, the fix state and
+ * the severity — the findings before they are written out. The verdicts may be shared by the binary packages of
+ * one source: do not change them.
+ */
+export interface PackageMatch {
+  package: Package;
+  vulnerabilities: readonly Verdict[];
+}
+
+/** The vulnerabilities of an inventory's packages (`matchPackages`). */
+export interface PackageMatches {
+  /**
+   * The packages with vulnerabilities, in inventory order, each vulnerability once per (package name, architecture),
+   * in the order of the vulnerability ids: one finding each.
+   */
+  matches: PackageMatch[];
+  /** What could not be used: bad records, invalid installed versions, an OS without advisory data. */
+  notes: string[];
+  /**
+   * The findings of `matches`, in the same order (package by package): titles, messages, advisories, aliases, scores and references
+   * read from the database now (once; the same array on every call).
+   */
+  findings(): Finding[];
+}
+
+/**
+ * Matches every package of an inventory against the advisories of its OS release: which vulnerabilities affect
+ * which packages, with the fix, the fix state and the severity. Building the findings' text and references is left
+ * to `findings()`, as a scanner fills in the details after detection.
+ *
+ * Where the index has verdicts for a package (`verdictRows`, worked out at import time: `verdict.ts`), matching it
+ * is placing its version among the versions the advisories name and reading which intervals hold. Otherwise two
+ * passes: the first evaluates every installed (name, version) against the entries of its package, fetched for the
+ * whole inventory at once when the index can (`matchRows`, `lookupMany`); the advisories that affect something
+ * are then fetched in one batch (`matchFacts`); the second merges, package by package, and gives the notes in
+ * the order a one-pass matcher would. The findings are the same either way.
+ */
+export function matchPackages(
+  inv: SystemInventory,
+  index: AdvisoryIndex,
+  opts: MatchOptions = {},
+): PackageMatches {
   const notes: string[] = [];
   const noteSet = new Set<string>();
   let dropped = 0;
@@ -177,6 +224,7 @@ export function matchInventory(
     noteSet.add(text);
     notes.push(text);
   };
+  const none = (): PackageMatches => ({ matches: [], notes, findings: () => [] });
 
   const { keys, bySource } = distroKeysFor(inv.os);
   if (keys.length === 0) {
@@ -188,7 +236,7 @@ export function matchInventory(
         `no advisory data applies to ${os}: ${inv.packages.length} packages not checked for vulnerabilities`,
       );
     }
-    return { findings, notes };
+    return none();
   }
   const sources = keys.map(ratingSource);
 
@@ -198,16 +246,56 @@ export function matchInventory(
   const validCache = new Map<PackageEcosystem, Map<string, boolean>>();
   const factsCache = new Map<string, MatchFacts | null>();
 
-  // First pass: every package keyed, its version checked, and the entries of its name fetched and evaluated.
   const items: Item[] = [];
   for (const pkg of inv.packages) {
     const scheme = pkg.ecosystem;
     const name = bySource ? pkg.sourceName || pkg.name : pkg.name;
     const version = bySource ? pkg.sourceVersion || pkg.version : pkg.version;
-    items.push({ pkg, scheme, name, version });
+    items.push(new Item(pkg, scheme, name, version));
   }
-  const packed = packedRows(index, keys, items);
-  const bulk = packed ? undefined : bulkHits(index, keys, items);
+  for (const item of items) {
+    let validity = validCache.get(item.scheme);
+    if (validity === undefined) validCache.set(item.scheme, (validity = new Map()));
+    let valid = validity.get(item.version);
+    if (valid === undefined) validity.set(item.version, (valid = isValidVersion(item.scheme, item.version)));
+    if (!valid) {
+      item.notes = [
+        `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
+      ];
+      item.invalid = true;
+    }
+  }
+
+  // The verdicts, where the index has them: one release only (several would merge across releases).
+  const verdicts =
+    keys.length === 1 && index.verdictRows ? index.verdictRows(keys[0]!, namesOf(items)) : undefined;
+  const slow: Item[] = [];
+  for (const item of items) {
+    if (item.invalid) continue;
+    if (verdicts === undefined) {
+      slow.push(item);
+      continue;
+    }
+    const vrow = verdicts.get(item.name);
+    if (vrow === undefined) continue; // nothing about this name
+    if (
+      !vrow.usable ||
+      vrow.scheme !== item.scheme ||
+      (item.scheme === 'rpm' && isModularRelease(item.pkg.version))
+    ) {
+      slow.push(item);
+      continue;
+    }
+    const hits = vrow.match(item.version);
+    if (hits.length > 0) {
+      item.row = vrow;
+      item.hits = hits;
+    }
+  }
+
+  // First pass of the packages without verdicts: every package's entries fetched and evaluated.
+  const packed = slow.length > 0 ? packedRows(index, keys, slow) : undefined;
+  const bulk = packed || slow.length === 0 ? undefined : bulkHits(index, keys, slow);
 
   // Problems with a record are reported with the record's id; the advisory is fetched only when there is one.
   let currentKey = '';
@@ -278,17 +366,7 @@ export function matchInventory(
   // The advisories the second pass may need: those of entries that say "affected", and those that say "fixed"
   // where some entry of the same package knows no fix (a fixed record beats an unfixed one).
   const wanted = new Set<string>();
-  for (const item of items) {
-    let validity = validCache.get(item.scheme);
-    if (validity === undefined) validCache.set(item.scheme, (validity = new Map()));
-    let valid = validity.get(item.version);
-    if (valid === undefined) validity.set(item.version, (valid = isValidVersion(item.scheme, item.version)));
-    if (!valid) {
-      item.notes = [
-        `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
-      ];
-      continue;
-    }
+  for (const item of slow) {
     const seen = evalCache.size;
     pending = undefined;
     const ev = evaluate(item.scheme, item.name, item.version);
@@ -342,76 +420,224 @@ export function matchInventory(
   };
 
   // Second pass. Merged vulnerabilities per (name, version, architecture class when it matters, modularity):
-  // shared by every binary package of one source, so the merging is done once.
-  // Findings are unique by fingerprint, that is by (vulnerability, resource key): the vulnerabilities merged for one
-  // package are distinct, so only a resource key met before (two packages of one name and architecture) can repeat.
-  const seen = new Map<string, Merged[] | Set<string>>();
+  // shared by every binary package of one source, so the merging is done once. Matches are unique by (vulnerability,
+  // resource key): the vulnerabilities merged for one package are distinct, so only a resource key met before (two
+  // packages of one name and architecture) can repeat.
+  const matches: PackageMatch[] = [];
+  const refs: MatchRef[] = [];
+  // The first package with matches of each name; for a name met again, the vulnerabilities taken per
+  // `name:arch` (two packages of one name are rare: the common case costs one map access per package).
+  const firstOfName = new Map<string, Package>();
+  let taken: Map<string, Set<string>> | undefined;
   const prefix = opts.target !== undefined ? `${opts.target}/` : '';
   for (const item of items) {
     if (item.notes) for (const n of item.notes) note(n);
-    const evaluation = item.evaluation;
-    if (!evaluation?.anyAffected) continue;
-    const { pkg, scheme, name, version } = item;
-
-    const arch = normalizeArch(typeof pkg.arch === 'string' ? pkg.arch : '');
-    const modular = scheme === 'rpm' && isModularRelease(pkg.version);
-    const mk = `${evaluation.archRestricted ? arch : '*'}${modular ? '\0m' : ''}`;
-    evaluation.merged ??= new Map();
-    let merged = evaluation.merged.get(mk);
-    if (!merged) {
-      // Only vulnerabilities some applicable entry says are present need merging; entries that say the version is
-      // fixed matter only for those without any fix on offer (a fixed record beats an unfixed one).
-      const groups = new Map<string, Evaluated[]>();
-      let unfixed = false;
-      for (const e of evaluation.list) {
-        if (e.outcome.state !== 'affected' || !applies(e, scheme, arch, modular)) continue;
-        const facts = factsFor(e);
-        if (!facts) continue;
-        if (e.outcome.fixed === undefined) unfixed = true;
-        for (const id of facts.vulnIds) {
-          let g = groups.get(id);
-          if (!g) groups.set(id, (g = []));
-          g.push(e);
+    const { pkg } = item;
+    const hits = item.hits;
+    let merged = hits ? undefined : mergedOf(item, factsFor, cvssOf);
+    let vulnerabilities: readonly Verdict[] = hits ?? merged?.map(verdictOf) ?? NO_VERDICTS;
+    if (vulnerabilities.length === 0) continue;
+    if (firstOfName.get(pkg.name) === undefined) firstOfName.set(pkg.name, pkg);
+    else {
+      taken ??= new Map();
+      const key = `${pkg.name}:${pkg.arch}`;
+      let already = taken.get(key);
+      if (already === undefined) {
+        // The first time this name comes back: what was taken for it so far, per architecture.
+        for (const m of matches) {
+          if (m.package.name !== pkg.name) continue;
+          const k = `${m.package.name}:${m.package.arch}`;
+          let set = taken.get(k);
+          if (set === undefined) taken.set(k, (set = new Set()));
+          for (const v of m.vulnerabilities) set.add(v.vulnId);
         }
+        already = taken.get(key);
+        if (already === undefined) taken.set(key, (already = new Set()));
       }
-      if (unfixed) {
-        for (const e of evaluation.list) {
-          if (e.outcome.state !== 'fixed' || !applies(e, scheme, arch, modular)) continue;
-          const facts = factsFor(e);
-          if (facts) for (const id of facts.vulnIds) groups.get(id)?.push(e);
-        }
-      }
-      merged = [];
-      for (const vulnId of [...groups.keys()].sort()) {
-        const m = mergeGroup(vulnId, groups.get(vulnId)!, scheme, cvssOf);
-        if (m) merged.push(m);
-      }
-      evaluation.merged.set(mk, merged);
+      const keep = vulnerabilities.map((v) => !already!.has(v.vulnId));
+      for (const v of vulnerabilities) already.add(v.vulnId);
+      vulnerabilities = vulnerabilities.filter((_, i) => keep[i]);
+      if (merged) merged = merged.filter((_, i) => keep[i]);
+      if (vulnerabilities.length === 0) continue;
     }
-    if (merged.length === 0) continue;
+    matches.push(new Matched(pkg, vulnerabilities));
+    refs.push(new MatchRef(item, merged, item.row));
+  }
+  if (dropped > 0) notes.push(`… and ${dropped} more notes`);
 
+  let built: Finding[] | undefined;
+  const findings = (): Finding[] =>
+    (built ??= buildFindings(matches, refs, index, keys, sources[0]!, prefix, inv, cvssOf));
+  return { matches, notes, findings };
+}
+
+const NO_VERDICTS: readonly Verdict[] = Object.freeze([]);
+
+/** A package's matches (a class: see `Item`). */
+class Matched implements PackageMatch {
+  readonly package: Package;
+  readonly vulnerabilities: readonly Verdict[];
+
+  constructor(pkg: Package, vulnerabilities: readonly Verdict[]) {
+    this.package = pkg;
+    this.vulnerabilities = vulnerabilities;
+  }
+}
+
+/** How a package's matches are turned into findings: its merged vulnerabilities, or the row of its verdicts. */
+class MatchRef {
+  constructor(
+    readonly item: Item,
+    readonly merged: Merged[] | undefined,
+    readonly row: VerdictRow | undefined,
+  ) {}
+}
+
+function verdictOf(m: Merged): Verdict {
+  return {
+    vulnId: m.vulnId,
+    fixState: m.fixState,
+    fixedVersion: m.fixedVersion,
+    severity: m.decision.severity,
+  };
+}
+
+/** The distinct names the items are keyed by. */
+function namesOf(items: readonly Item[]): string[] {
+  const names = new Set<string>();
+  for (const i of items) names.add(i.name);
+  return [...names];
+}
+
+/** The merged vulnerabilities of an item evaluated entry by entry (the second pass), or undefined for none. */
+function mergedOf(
+  item: Item,
+  factsFor: (e: Evaluated) => MatchFacts | undefined,
+  cvssOf: (facts: MatchFacts) => CvssScore[],
+): Merged[] | undefined {
+  const evaluation = item.evaluation;
+  if (!evaluation?.anyAffected) return undefined;
+  const { pkg, scheme } = item;
+  const arch = normalizeArch(typeof pkg.arch === 'string' ? pkg.arch : '');
+  const modular = scheme === 'rpm' && isModularRelease(pkg.version);
+  const mk = `${evaluation.archRestricted ? arch : '*'}${modular ? '\0m' : ''}`;
+  evaluation.merged ??= new Map();
+  let merged = evaluation.merged.get(mk);
+  if (merged) return merged;
+  // Only vulnerabilities some applicable entry says are present need merging; entries that say the version is
+  // fixed matter only for those without any fix on offer (a fixed record beats an unfixed one).
+  const groups = new Map<string, Evaluated[]>();
+  let unfixed = false;
+  for (const e of evaluation.list) {
+    if (e.outcome.state !== 'affected' || !applies(e, scheme, arch, modular)) continue;
+    const facts = factsFor(e);
+    if (!facts) continue;
+    if (e.outcome.fixed === undefined) unfixed = true;
+    for (const id of facts.vulnIds) {
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = []));
+      g.push(e);
+    }
+  }
+  if (unfixed) {
+    for (const e of evaluation.list) {
+      if (e.outcome.state !== 'fixed' || !applies(e, scheme, arch, modular)) continue;
+      const facts = factsFor(e);
+      if (facts) for (const id of facts.vulnIds) groups.get(id)?.push(e);
+    }
+  }
+  merged = [];
+  for (const vulnId of [...groups.keys()].sort()) {
+    const m = mergeGroup(vulnId, groups.get(vulnId)!, scheme, cvssOf);
+    if (m) merged.push(m);
+  }
+  evaluation.merged.set(mk, merged);
+  return merged;
+}
+
+/**
+ * The findings of the matches, in order. A match from a verdict is merged again from its packed row (read now, in
+ * one query for all of them) by the entries the verdict names, with the same `mergeGroup` the builder used.
+ */
+function buildFindings(
+  matches: readonly PackageMatch[],
+  refs: readonly MatchRef[],
+  index: AdvisoryIndex,
+  keys: readonly DistroKey[],
+  source: string,
+  prefix: string,
+  inv: SystemInventory,
+  cvssOf: (facts: MatchFacts) => CvssScore[],
+): Finding[] {
+  let rows: Map<string, PackedRow> | undefined;
+  const wanted = new Set<string>();
+  for (const r of refs) if (r.row) wanted.add(r.item.name);
+  if (wanted.size > 0) {
+    rows = index.matchRows?.(keys[0]!, [...wanted]);
+    if (rows === undefined) {
+      throw new HyperwardError(
+        'E_IO',
+        `the advisory database has verdicts for ${keys[0]} but no packed rows to build findings from: run \`hyperward db import\` again`,
+        { layer: 'advisory verdicts' },
+      );
+    }
+  }
+  const remerged = new Map<VerdictRow, Map<number, Merged>>();
+  const resolve = (r: MatchRef, v: VerdictHit): Merged => {
+    const vrow = r.row!;
+    let byM = remerged.get(vrow);
+    if (!byM) remerged.set(vrow, (byM = new Map()));
+    const known = byM.get(v.m);
+    if (known) return known;
+    const prow = rows!.get(r.item.name);
+    const group: Evaluated[] = [];
+    if (prow) {
+      for (const e of vrow.entries(v)) {
+        const { view, facts: ref } = prow.entryAt(e.entry);
+        const facts = prow.facts(ref);
+        if (facts === null) break;
+        const outcome: RangeOutcome =
+          e.state === 'fixed'
+            ? { state: 'fixed' }
+            : e.fixed === undefined
+              ? { state: 'affected' }
+              : { state: 'affected', fixed: e.fixed };
+        group.push({ entry: view, advisoryKey: '', outcome, source, row: prow, ref, facts });
+      }
+    }
+    const out = group.length > 0 ? mergeGroup(v.vulnId, group, vrow.scheme, cvssOf) : undefined;
+    if (
+      !out ||
+      out.fixState !== v.fixState ||
+      out.fixedVersion !== v.fixedVersion ||
+      out.decision.severity !== v.severity
+    ) {
+      throw new HyperwardError(
+        'E_IO',
+        `the advisory database's verdicts for ${keys[0]} ${r.item.name} do not agree with its packed rows: run \`hyperward db import\` again`,
+        { layer: 'advisory verdicts' },
+      );
+    }
+    byM.set(v.m, out);
+    return out;
+  };
+
+  const findings: Finding[] = [];
+  matches.forEach((match, k) => {
+    const r = refs[k]!;
+    const { pkg } = r.item;
     let purl: string;
     try {
       purl = packageUrl(pkg, inv.os);
     } catch {
       purl = '';
     }
-    const per = perPackage(pkg, name, version, purl, prefix);
-    let before = seen.get(per.resourceKey);
-    if (before === undefined) {
-      seen.set(per.resourceKey, merged);
-      for (const m of merged) findings.push(buildFinding(m, per));
-      continue;
-    }
-    if (Array.isArray(before)) seen.set(per.resourceKey, (before = new Set(before.map((m) => m.vulnId))));
-    for (const m of merged) {
-      if (before.has(m.vulnId)) continue;
-      before.add(m.vulnId);
-      findings.push(buildFinding(m, per));
-    }
-  }
-  if (dropped > 0) notes.push(`… and ${dropped} more notes`);
-  return { findings, notes };
+    const per = perPackage(pkg, r.item.name, r.item.version, purl, prefix);
+    match.vulnerabilities.forEach((v, i) =>
+      findings.push(buildFinding(r.merged ? r.merged[i]! : resolve(r, v as VerdictHit), per)),
+    );
+  });
+  return findings;
 }
 
 const NO_HITS: readonly AffectedHit[] = Object.freeze([]);
@@ -419,22 +645,6 @@ const NO_HITS: readonly AffectedHit[] = Object.freeze([]);
 /** Whether an entry applies to a package of (normalised) architecture `arch` and modularity `modular`. */
 function applies(e: Evaluated, scheme: PackageEcosystem, arch: string, modular: boolean): boolean {
   return archFits(e.entry.arches, arch) && (scheme !== 'rpm' || Boolean(e.entry.module) === modular);
-}
-
-/** A distro rating as a candidate for a finding's severity (see `mergeGroup`), or nothing for a blank one. */
-function pushRating(
-  out: RatingCandidate[] | undefined,
-  rating: string | undefined,
-  tier: number,
-  source: string,
-): RatingCandidate[] | undefined {
-  if (typeof rating !== 'string' || rating.trim() === '') return out;
-  const sev = distroRating(rating);
-  const rank = sev ? SEVERITIES.length - SEVERITIES.indexOf(sev) : 0;
-  const c = { tier, rank, source, rating };
-  if (out === undefined) return [c];
-  out.push(c);
-  return out;
 }
 
 /**
@@ -478,162 +688,6 @@ function memoScore(): (vector: string) => CvssScore | undefined {
     let s = cache.get(vector);
     if (s === undefined) cache.set(vector, (s = scoreVector(vector) ?? null));
     return s ?? undefined;
-  };
-}
-
-/**
- * What the records say about one vulnerability of one installed (name, version): everything but the package. The
- * arrays and objects here go into every finding built from it as they are (frozen: see `buildFinding`), and so do
- * the strings that finish its title, message and remediation.
- */
-interface Merged {
-  vulnId: string;
-  fixedVersion: string | undefined;
-  fixState: VulnerabilityInfo['fixState'];
-  advisories: VulnerabilityInfo['advisories'];
-  aliases: string[];
-  cvss: CvssScore[];
-  decision: SeverityDecision;
-  shownRating: { source: string; rating: string } | undefined;
-  published: string | undefined;
-  modified: string | undefined;
-  references: Reference[];
-  /** `VULN in `: the title, before the package. */
-  titleHead: string;
-  /** ` is affected by VULN (DSA-…, USN-…): summary. Fixed in 1.2-3.`: the message, after the package. */
-  messageTail: string;
-  /** `1.2-3 or later`: the remediation, after the package name; undefined without a fix. */
-  remedyTail: string | undefined;
-  /** `VULN\0package\0`: the fingerprint's input, before the resource key. */
-  fingerprintHead: string;
-}
-
-/** An empty list to read. */
-const NONE_YET: readonly never[] = Object.freeze([]);
-
-/** `list` with `x` added at its end unless it is there already; a new list of one when there is no list yet. */
-function addUnique<T>(list: T[] | undefined, x: T): T[] {
-  if (list === undefined) return [x];
-  if (!list.includes(x)) list.push(x);
-  return list;
-}
-
-/** A distro rating a finding's severity may come from (see `mergeGroup`). */
-interface RatingCandidate {
-  tier: number;
-  rank: number;
-  source: string;
-  rating: string;
-}
-
-/**
- * Merges the entries that name one vulnerability (see the module comment), or undefined when together they say
- * the installed version is not affected.
- */
-function mergeGroup(
-  vulnId: string,
-  group: readonly Evaluated[],
-  scheme: PackageEcosystem,
-  cvssOf: (facts: MatchFacts) => CvssScore[],
-): Merged | undefined {
-  // The highest fix of the affected entries (the first of equals); a fixed record beats records without a fix.
-  let fixedVersion: string | undefined;
-  let anyAffected = false;
-  let anyFixed = false;
-  let wontFix = false;
-  for (const e of group) {
-    const o = e.outcome;
-    if (o.state === 'fixed') anyFixed = true;
-    if (o.state !== 'affected') continue;
-    anyAffected = true;
-    if (e.entry.wontFix) wontFix = true;
-    if (o.fixed === undefined) continue;
-    if (fixedVersion === undefined) fixedVersion = o.fixed;
-    else {
-      try {
-        if (compareVersions(scheme, o.fixed, fixedVersion) > 0) fixedVersion = o.fixed;
-      } catch {
-        // Versions here were validated when the entry was prepared.
-      }
-    }
-  }
-  if (!anyAffected || (fixedVersion === undefined && anyFixed)) return undefined;
-  const fixState: VulnerabilityInfo['fixState'] =
-    fixedVersion !== undefined ? 'fixed' : wontFix ? 'wont-fix' : 'not-fixed';
-
-  // Records in order of first appearance; one advisory per (record, ecosystem). Distro ratings: single-vulnerability
-  // records before multi-CVE advisories, per-package before per-record, the highest first within a tier. Lists start
-  // as a list of one (most vulnerabilities come from one record; a list grown by `push` holds room for 16).
-  let records: MatchFacts[] | undefined;
-  let advisories: VulnerabilityInfo['advisories'] | undefined;
-  let cvss: CvssScore[] | undefined;
-  let candidates: RatingCandidate[] | undefined;
-  for (const e of group) {
-    if (e.outcome.state !== 'affected') continue;
-    const adv = e.facts!;
-    records = addUnique(records, adv);
-    const ecosystem = e.entry.ecosystem;
-    let known = false;
-    if (advisories)
-      for (const a of advisories) if (a.id === adv.id && a.ecosystem === ecosystem) known = true;
-    if (!known) {
-      advisories = addUnique(advisories, Object.freeze({ id: adv.id, origin: adv.origin, ecosystem }));
-    }
-    for (const c of cvssOf(adv)) {
-      let seen = false;
-      if (cvss) for (const x of cvss) if (x.vector === c.vector) seen = true;
-      if (!seen) cvss = addUnique(cvss, c);
-    }
-    const single = adv.vulnIds.length === 1 ? 0 : 2;
-    candidates = pushRating(candidates, e.entry.distroSeverity, single, e.source);
-    candidates = pushRating(candidates, adv.distroSeverity, single + 1, e.source);
-  }
-  if (candidates && candidates.length > 1) candidates.sort((a, b) => a.tier - b.tier || b.rank - a.rank);
-  const decision = decideSeverity(candidates ?? NONE_YET, cvss ?? NONE_YET);
-  const first = candidates?.[0];
-  // The decision's own rating object is made for it; a first candidate's is copied out.
-  const shownRating = decision.distro ?? (first ? { source: first.source, rating: first.rating } : undefined);
-
-  // A CVE is an alias only of itself: the other CVEs of a multi-CVE advisory get findings of their own.
-  let aliases: string[] | undefined;
-  let published: string | undefined;
-  let modified: string | undefined;
-  let summary: string | undefined;
-  for (const adv of records!) {
-    for (const id of adv.aliasIds) if (id !== vulnId) aliases = addUnique(aliases, id);
-    if (adv.published && (published === undefined || adv.published < published)) published = adv.published;
-    if (adv.modified && (modified === undefined || adv.modified > modified)) modified = adv.modified;
-    if (summary === undefined) summary = adv.summary;
-  }
-
-  let ids: string[] | undefined;
-  for (const a of advisories!) if (a.id !== vulnId) ids = addUnique(ids, a.id);
-  ids ??= [];
-  const idsText = ids.length > 0 ? ` (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''})` : '';
-  const outcomeText =
-    fixState === 'fixed'
-      ? `. Fixed in ${fixedVersion}.`
-      : fixState === 'wont-fix'
-        ? '. No fix yet: the distribution does not plan to fix it.'
-        : '. No fix yet.';
-  // The scores are the facts' own objects, which live as long as this call: frozen where they are.
-  if (cvss) for (const c of cvss) Object.freeze(c);
-  return {
-    vulnId,
-    fixedVersion,
-    fixState,
-    advisories: Object.freeze(advisories!) as Merged['advisories'],
-    aliases: Object.freeze(aliases ?? []) as string[],
-    cvss: Object.freeze(cvss ?? []) as CvssScore[],
-    decision,
-    shownRating: shownRating && Object.freeze(shownRating),
-    published,
-    modified,
-    references: referencesFor(vulnId, records!),
-    titleHead: `${vulnId} in `,
-    messageTail: ` is affected by ${vulnId}${idsText}${summary ? `: ${summary}` : ''}${outcomeText}`,
-    remedyTail: fixedVersion !== undefined ? `${fixedVersion} or later` : undefined,
-    fingerprintHead: `${vulnId}\0package\0`,
   };
 }
 
@@ -731,35 +785,7 @@ function buildFinding(m: Merged, p: PerPackage): Finding {
   return finding;
 }
 
-/**
- * The finding's references: the CVE, each matched advisory, then the records' links; deduplicated and capped.
- * Frozen, with each reference: every finding of the merged vulnerability shares them.
- */
-function referencesFor(vulnId: string, records: readonly MatchFacts[]): Reference[] {
-  return Object.freeze(collectReferences(vulnId, records).map((r) => Object.freeze(r))) as Reference[];
-}
-
-function collectReferences(vulnId: string, records: readonly MatchFacts[]): Reference[] {
-  const out: Reference[] = [];
-  if (isCve(vulnId)) out.push({ type: 'cve', id: vulnId, url: `https://nvd.nist.gov/vuln/detail/${vulnId}` });
-  for (const adv of records) {
-    if (out.length >= MAX_REFERENCES) break;
-    if (adv.id === vulnId) continue;
-    let known = false;
-    for (const r of out) if (r.type === 'advisory' && r.id === adv.id) known = true;
-    if (known) continue;
-    const ref: Reference = { type: 'advisory', id: adv.id };
-    if (adv.advisoryUrl !== undefined) ref.url = adv.advisoryUrl;
-    out.push(ref);
-  }
-  for (const adv of records) {
-    for (const url of adv.urls) {
-      if (out.length >= MAX_REFERENCES) return out;
-      // Every link taken is the `url` of a reference in `out`: at most `MAX_REFERENCES` to look through.
-      let taken = false;
-      for (const r of out) if (r.url === url) taken = true;
-      if (!taken) out.push({ type: 'url', id: url, url });
-    }
-  }
-  return out;
-}
+// Made for every package matched: see `shapes.ts`.
+const SAMPLE_ITEM = keepShape(new Item({} as Package, 'deb', '', ''));
+keepShape(new Matched(SAMPLE_ITEM.pkg, NO_VERDICTS));
+keepShape(new MatchRef(SAMPLE_ITEM, undefined, undefined));

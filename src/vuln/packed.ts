@@ -59,7 +59,7 @@ import {
 } from './range.js';
 import type { AdvisoryOrigin, AffectedPackage, MatchFacts } from './types.js';
 import { hasFactsShape, isStringArray } from './facts.js';
-import { compareVersions } from './version/index.js';
+import { compareVersionIn, compareVersions, prepareVersion, type PreparedVersion } from './version/index.js';
 
 /** The format byte; bump with any change to the layout or to what is computed ahead of time. */
 export const PACKED_FORMAT = 1;
@@ -109,7 +109,8 @@ export type EntryView = Pick<
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding.
 
-class Writer {
+/** Varints and bytes into a growing buffer. */
+export class Writer {
   private buf = Buffer.allocUnsafe(256);
   length = 0;
 
@@ -130,6 +131,23 @@ class Writer {
     this.buf[this.length++] = v;
   }
 
+  /** One byte. */
+  byte(v: number): void {
+    if (!Number.isInteger(v) || v < 0 || v > 0xff) throw new Error(`packed row: cannot write ${v}`);
+    this.room(1);
+    this.buf[this.length++] = v;
+  }
+
+  /** An unsigned integer of `width` bytes (2 or 4), little-endian. */
+  fixed(v: number, width: 2 | 4): void {
+    if (!Number.isInteger(v) || v < 0 || v >= 2 ** (8 * width))
+      throw new Error(`packed row: cannot write ${v}`);
+    this.room(width);
+    if (width === 2) this.buf.writeUInt16LE(v, this.length);
+    else this.buf.writeUInt32LE(v, this.length);
+    this.length += width;
+  }
+
   bytes(b: Uint8Array): void {
     this.room(b.length);
     this.buf.set(b, this.length);
@@ -142,12 +160,13 @@ class Writer {
 }
 
 /** The strings of a row, each stored once. */
-class Strings {
+export class Strings {
   private readonly at = new Map<string, number>();
   private readonly parts: string[] = [];
   private size = 0;
 
-  ref(w: Writer, s: string): void {
+  /** Where `s` is in the section (in UTF-16 code units), added if it is not there yet. */
+  add(s: string): number {
     let off = this.at.get(s);
     if (off === undefined) {
       off = this.size;
@@ -155,7 +174,12 @@ class Strings {
       this.parts.push(s);
       this.size += s.length;
     }
-    w.u(off);
+    return off;
+  }
+
+  /** Writes a reference to `s`: its start and length, as varints. */
+  ref(w: Writer, s: string): void {
+    w.u(this.add(s));
     w.u(s.length);
   }
 
@@ -398,6 +422,74 @@ export function encodePackedRow(scheme: PackageEcosystem, inputs: readonly Packe
 // ---------------------------------------------------------------------------------------------------------------
 // Decoding.
 
+/** Where the varint `readVarint` read last ends. One reader at a time: nothing here calls itself. */
+export const VARINT = { end: 0 };
+
+/** What went wrong, for a negative `readVarint`: -1, -2, -3. */
+export const VARINT_PROBLEMS: readonly string[] = ['truncated', 'number too large', 'number too long'];
+
+/**
+ * The unsigned LEB128 varint (at most 32 bits) at `pos` of `buf`, read no further than `limit`; where it ends is
+ * left in `VARINT.end`. Negative when it cannot be read (see `VARINT_PROBLEMS`): the caller names what it was
+ * reading. Shared by the packed rows and the verdicts.
+ */
+export function readVarint(buf: Uint8Array, pos: number, limit: number): number {
+  let v = 0;
+  let mul = 1;
+  for (let i = 0; i < 5; i++) {
+    if (pos >= limit) {
+      VARINT.end = pos;
+      return -1;
+    }
+    const b = buf[pos++]!;
+    v += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      VARINT.end = pos;
+      return v > 0xffffffff ? -2 : v;
+    }
+    mul *= 128;
+  }
+  VARINT.end = pos;
+  return -3;
+}
+
+/**
+ * A table of sorted versions numbered by class (non-decreasing from 0), as rows keep it: version i lies at
+ * `[start, end)` of `text`.
+ */
+export interface VersionTable {
+  readonly versionCount: number;
+  /** How version i of the table orders against `installed` (`compareVersionIn`). */
+  compareAt(i: number, installed: PreparedVersion): number;
+  classOf(i: number): number;
+}
+
+/**
+ * Where an installed version sits among the versions of a table: `2k + 1` when it equals class `k`, `2k` when it lies
+ * between classes `k - 1` and `k` (`2 × classes` above them all). An event of class `c` compares to it as `2c + 1`
+ * does. A binary search: a few real comparisons. Methods, not callbacks: a closure made per call and called in a
+ * hot loop ends up in optimised code, which each garbage collection then throws away.
+ *
+ * @throws whatever `compareAt` throws (for a version of the table that is not valid).
+ */
+export function placeVersion(table: VersionTable, installed: PreparedVersion): number {
+  const n = table.versionCount;
+  let lo = 0;
+  let hi = n;
+  let equal = false;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = table.compareAt(mid, installed);
+    if (c < 0) lo = mid + 1;
+    else {
+      if (c === 0) equal = true;
+      hi = mid;
+    }
+  }
+  if (lo >= n) return n > 0 ? 2 * (table.classOf(n - 1) + 1) : 0;
+  return equal ? 2 * table.classOf(lo) + 1 : 2 * table.classOf(lo);
+}
+
 /** Where rows put the events of the range they walk: one at a time (`evaluate` does not call itself). */
 let SCRATCH = new Int32Array(64);
 /** The list of nothing that facts share. */
@@ -410,7 +502,7 @@ const FIXED_OUTCOME: RangeOutcome = Object.freeze({ state: 'fixed' });
  * Called for each entry that says something about the installed version, with where its advisory's facts are in
  * the row (for `facts` and `keyAt`).
  */
-export type PackedVisit = (outcome: RangeOutcome, entry: EntryView, facts: number) => void;
+export type PackedVisit = (outcome: RangeOutcome, entry: EntryView, facts: number, index: number) => void;
 /**
  * Called for each entry kept as JSON (`entry` already parsed, its `distro` and `package` set): evaluates it (with
  * `range.ts`, reporting problems) and says what it says.
@@ -421,7 +513,7 @@ export type PackedRaw = (entry: AffectedPackage, key: string) => RangeOutcome;
  * One packed row, read. The string section and the version table are read when the row is made; entries when
  * `evaluate` walks them; facts when `facts` is asked.
  */
-export class PackedRow implements WalkedEvents {
+export class PackedRow implements WalkedEvents, VersionTable {
   readonly scheme: PackageEcosystem;
   private readonly s: string;
   /** Version table: start and length of each string, and its class. */
@@ -433,6 +525,8 @@ export class PackedRow implements WalkedEvents {
   private readonly factsEnd: number;
   private readonly entriesStart: number;
   private pos = 0;
+  /** Where each entry starts; made when `entryAt` is first asked. */
+  private entryOffsets: number[] | undefined;
   /** Facts read, by record offset; made on the first read (most rows are read for one version, some for none). */
   private factsRead: Map<number, MatchFacts | null> | undefined;
   /** The events of the range being walked, and where the installed version sits (see `place`). */
@@ -506,26 +600,10 @@ export class PackedRow implements WalkedEvents {
 
   /** A varint at the cursor. */
   private u(): number {
-    const buf = this.buf;
-    let pos = this.pos;
-    let v = 0;
-    let mul = 1;
-    for (let i = 0; i < 5; i++) {
-      if (pos >= buf.length) {
-        this.pos = pos;
-        throw this.bad('truncated');
-      }
-      const b = buf[pos++]!;
-      v += (b & 0x7f) * mul;
-      if (b < 0x80) {
-        this.pos = pos;
-        if (v > 0xffffffff) throw this.bad('number too large');
-        return v;
-      }
-      mul *= 128;
-    }
-    this.pos = pos;
-    throw this.bad('number too long');
+    const v = readVarint(this.buf, this.pos, this.buf.length);
+    this.pos = VARINT.end;
+    if (v < 0) throw this.bad(VARINT_PROBLEMS[-v - 1]!);
+    return v;
   }
 
   /** A count of items of at least `min` bytes each, checked against what is left. */
@@ -567,25 +645,11 @@ export class PackedRow implements WalkedEvents {
    * `k`, `2k` when it lies between classes `k - 1` and `k`. An event of class `c` compares to it as `2c + 1` does.
    */
   private place(installed: string): number {
-    let lo = 0;
-    let hi = this.vStart.length;
-    let equal = false;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      let c: number;
-      try {
-        c = compareVersions(this.scheme, this.version(mid), installed);
-      } catch {
-        throw this.bad('invalid version in the table');
-      }
-      if (c < 0) lo = mid + 1;
-      else {
-        if (c === 0) equal = true;
-        hi = mid;
-      }
+    try {
+      return placeVersion(this, prepareVersion(this.scheme, installed));
+    } catch {
+      throw this.bad('invalid version in the table');
     }
-    if (lo >= this.vStart.length) return 2 * this.classes;
-    return equal ? 2 * this.vClass[lo]! + 1 : 2 * this.vClass[lo]!;
   }
 
   /** An event's version index and kind, checked. */
@@ -601,10 +665,151 @@ export class PackedRow implements WalkedEvents {
    * gets each entry whose outcome is not `unaffected`.
    */
   evaluate(scheme: PackageEcosystem, installed: string, visit: PackedVisit, raw: PackedRaw): void {
-    this.pos = this.entriesStart;
-    const n = this.count(2);
     const packedApplies = scheme === this.scheme;
     const at = packedApplies && this.vStart.length > 0 ? this.place(installed) : 0;
+    this.walkEntries(at, packedApplies, scheme, visit, raw);
+  }
+
+  /**
+   * What `evaluate` says for an installed version of the row's scheme at position `at` among the version classes
+   * (`place`): `2k + 1` equal to class k, `2k` between classes k - 1 and k, from 0 to `positions - 1`. Entries kept
+   * as JSON are not evaluated here (`plain` says whether there are any).
+   */
+  evaluateAt(at: number, visit: PackedVisit): void {
+    if (!Number.isInteger(at) || at < 0 || at >= this.positions) throw new RangeError(`position ${at}`);
+    this.walkEntries(at, true, this.scheme, visit, () => AFFECTED_NO_FIX, true);
+  }
+
+  /** How many positions an installed version can take among the version classes: `2 × classes + 1`. */
+  get positions(): number {
+    return 2 * this.classes + 1;
+  }
+
+  /** How many versions the row's table holds. */
+  get versionCount(): number {
+    return this.vStart.length;
+  }
+
+  /** Version i of the table (sorted by the scheme's order). */
+  versionAt(i: number): string {
+    if (!Number.isInteger(i) || i < 0 || i >= this.vStart.length) throw this.bad('version index');
+    return this.version(i);
+  }
+
+  /** The class of version i (equal versions share one; classes count up from 0). */
+  classOf(i: number): number {
+    if (!Number.isInteger(i) || i < 0 || i >= this.vStart.length) throw this.bad('version index');
+    return this.vClass[i]!;
+  }
+
+  /** `VersionTable`: how version i orders against an installed version. */
+  compareAt(i: number, installed: PreparedVersion): number {
+    const start = this.vStart[i]!;
+    return compareVersionIn(this.s, start, start + this.vLen[i]!, installed);
+  }
+
+  /** How many entries the row has. */
+  get entryCount(): number {
+    this.pos = this.entriesStart;
+    return this.u();
+  }
+
+  /**
+   * Whether every entry is packed (none kept as JSON) and none is restricted to architectures or (in an RPM row)
+   * to a module: the row then says the same for every package of its name at one version.
+   */
+  plain(): boolean {
+    let plain = true;
+    this.forEachEntry((form, _flags, _start, restricted) => {
+      if (form !== 0 || restricted) plain = false;
+    });
+    return plain;
+  }
+
+  /** Entry i as the matcher sees it, and where its advisory's facts are (for `facts`). */
+  entryAt(i: number): { view: EntryView; facts: number } {
+    const offsets = (this.entryOffsets ??= this.indexEntries());
+    if (!Number.isInteger(i) || i < 0 || i >= offsets.length) throw this.bad('entry index');
+    this.pos = offsets[i]!;
+    const form = this.u();
+    const adv = this.u();
+    if (adv >= this.factsEnd - this.factsStart) throw this.bad('advisory offset');
+    if (form !== 0) throw this.bad('entry form');
+    const flags = this.u();
+    const view: EntryView = { ecosystem: this.str() };
+    if (flags & E_ARCHES) {
+      const m = this.count(2);
+      const arches: string[] = [];
+      for (let k = 0; k < m; k++) arches.push(this.str());
+      view.arches = arches;
+    }
+    if (flags & E_MODULE) view.module = this.str();
+    if (flags & E_SEVERITY) view.distroSeverity = this.str();
+    if (flags & E_WONTFIX) view.wontFix = true;
+    return { view, facts: adv };
+  }
+
+  /** Where each entry starts. */
+  private indexEntries(): number[] {
+    const out: number[] = [];
+    this.forEachEntry((_form, _flags, start) => out.push(start));
+    return out;
+  }
+
+  /**
+   * Visits every entry's form, flags (0 for JSON) and start, and whether it applies only to some packages of its
+   * name (architectures listed; in an RPM row, a module named), skipping over the rest.
+   */
+  private forEachEntry(
+    visit: (form: number, flags: number, start: number, restricted: boolean) => void,
+  ): void {
+    this.pos = this.entriesStart;
+    const n = this.count(2);
+    for (let k = 0; k < n; k++) {
+      const start = this.pos;
+      const form = this.u();
+      this.u();
+      if (form === 1) {
+        this.skipStr();
+        visit(form, 0, start, true);
+        continue;
+      }
+      if (form !== 0) throw this.bad('entry form');
+      const flags = this.u();
+      this.skipStr();
+      let restricted = false;
+      if (flags & E_ARCHES) {
+        const m = this.count(2);
+        if (m > 0) restricted = true;
+        for (let i = 0; i < m; i++) this.skipStr();
+      }
+      if (flags & E_MODULE) {
+        this.u();
+        // `applies` in match.ts: an empty module name is no module.
+        if (this.u() > 0 && this.scheme === 'rpm') restricted = true;
+      }
+      if (flags & E_SEVERITY) this.skipStr();
+      const nr = this.count(1);
+      for (let r = 0; r < nr; r++) {
+        const ne = this.count(1);
+        for (let i = 0; i < ne; i++) this.event();
+      }
+      const nl = this.count(1);
+      for (let i = 0; i < nl; i++) this.u();
+      visit(form, flags, start, restricted);
+    }
+  }
+
+  private walkEntries(
+    at: number,
+    packedApplies: boolean,
+    scheme: PackageEcosystem,
+    visit: PackedVisit,
+    raw: PackedRaw,
+    skipRaw = false,
+  ): void {
+    this.pos = this.entriesStart;
+    const n = this.count(2);
     this.at = at;
     const cls = this.vClass;
     for (let k = 0; k < n; k++) {
@@ -612,6 +817,10 @@ export class PackedRow implements WalkedEvents {
       const adv = this.u();
       if (adv >= this.factsEnd - this.factsStart) throw this.bad('advisory offset');
       if (form === 1) {
+        if (skipRaw) {
+          this.skipStr();
+          continue;
+        }
         const json = this.str();
         let entry: AffectedPackage;
         try {
@@ -625,7 +834,7 @@ export class PackedRow implements WalkedEvents {
         const key = this.keyAt(adv);
         if (entry.scheme !== scheme) continue;
         const outcome = raw(entry, key);
-        if (outcome.state !== 'unaffected') visit(outcome, entry, adv);
+        if (outcome.state !== 'unaffected') visit(outcome, entry, adv, k);
         continue;
       }
       if (form !== 0) throw this.bad('entry form');
@@ -718,7 +927,7 @@ export class PackedRow implements WalkedEvents {
           ? AFFECTED_NO_FIX
           : { state: 'affected', fixed: this.version(fix) }
         : FIXED_OUTCOME;
-      visit(outcome, view, adv);
+      visit(outcome, view, adv, k);
     }
   }
 

@@ -8,6 +8,7 @@
 import type { CvssScore } from '../model/finding.js';
 import type { PackageEcosystem } from '../model/inventory.js';
 import type { PackedRow } from './packed.js';
+import type { VerdictRow } from './verdict.js';
 
 /** The feed a record came from (`nvd`: NVD CVE records, matched by CPE, stored apart: see `cpe-match.ts`). */
 export type AdvisoryOrigin = 'osv' | 'debian-tracker' | 'alpine-secdb' | 'nvd';
@@ -141,6 +142,13 @@ export interface AdvisoryIndex {
    * then needs neither `lookupMany` nor `matchFacts`; what it finds is the same.
    */
   matchRows?(distro: DistroKey, packages: readonly string[]): Map<string, PackedRow> | undefined;
+  /**
+   * Optional: the verdicts (`verdict.ts`) of many packages of one distro release, by package name — every name the
+   * index has entries for is present (with the "none" verdict where the matcher must evaluate the entries itself),
+   * names it has nothing about are absent; undefined when the index has no verdicts it can vouch for. An index that
+   * gives verdicts also gives `matchRows`, from which the findings are built.
+   */
+  verdictRows?(distro: DistroKey, packages: readonly string[]): Map<string, VerdictRow> | undefined;
 }
 
 /** One affected entry with the key of the advisory it belongs to. */

@@ -15,7 +15,7 @@ import { FACTS_VERSION, matchFactsOf } from '../facts.js';
 import { matchInventory } from '../match.js';
 import { MemoryAdvisoryIndex } from '../memory-index.js';
 import type { Advisory, AdvisoryIndex, AffectedPackage, RangeEvent } from '../types.js';
-import { AdvisoryDb, SCHEMA_VERSION } from './store.js';
+import { AdvisoryDb, SCHEMA_VERSION, verdictFilePath } from './store.js';
 import { openVulnContext } from '../../scan/vulns.js';
 import { osvRangeEvent } from '../../../test/helpers/fuzz.js';
 
@@ -749,6 +749,64 @@ test('incremental imports pack again exactly the rows they touch: matching follo
     // Withdrawn: it says nothing any more.
     const a1c = { ...a1b, modified: '2024-03-01T00:00:00Z', withdrawn: '2024-03-01T00:00:00Z' };
     assert.deepEqual(await step([a1c], [parsed(a1c), parsed(a2)]), ['curl A-2 8.0-1']);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the verdict file: written by each import, read only while it is the file of the rows, the same findings without it', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = threeRecords(dir);
+    await importAdvisories(path, [feed]);
+    const file = verdictFilePath(path);
+    assert.ok(existsSync(file));
+    let expected: unknown;
+    reading(path, (db) => {
+      assert.equal(db.info().verdicts.state, 'current');
+      const rows = db.verdictRows('ubuntu:22.04', ['sudo', 'glibc', 'nothing']);
+      assert.deepEqual([...(rows?.keys() ?? [])].sort(), ['glibc', 'sudo']);
+      expected = matchInventory(JAMMY, db, { target: 't' });
+      assert.equal((expected as { findings: unknown[] }).findings.length, 6);
+      assert.deepEqual(expected, matchInventory(JAMMY, withoutRows(db), { target: 't' }));
+    });
+    const warned = (): string[] => {
+      const ctx = openVulnContext({ db: path });
+      ctx.close();
+      return ctx.warnings;
+    };
+    assert.deepEqual(warned(), []);
+
+    // Another database's verdict file (an import killed between its commit and the file's rename looks the same):
+    // not used, the same findings, and the scan says matching is slower.
+    const other = join(dir, 'other.db');
+    await importAdvisories(other, [feed]);
+    cpSync(verdictFilePath(other), file);
+    reading(path, (db) => {
+      assert.equal(db.info().verdicts.state, 'stale');
+      assert.equal(db.verdictRows('ubuntu:22.04', ['sudo']), undefined);
+      assert.deepEqual(matchInventory(JAMMY, db, { target: 't' }), expected);
+    });
+    assert.ok(warned().some((w) => /verdict file .* is out of date: matching is slower/.test(w)));
+
+    // None at all, or a damaged one: the same.
+    rmSync(file);
+    reading(path, (db) => {
+      assert.equal(db.info().verdicts.state, 'missing');
+      assert.deepEqual(matchInventory(JAMMY, db, { target: 't' }), expected);
+    });
+    writeFileSync(file, 'not a keyed file');
+    reading(path, (db) => {
+      assert.equal(db.info().verdicts.state, 'stale');
+      assert.deepEqual(matchInventory(JAMMY, db, { target: 't' }), expected);
+    });
+
+    // The next import writes it again, though nothing changed.
+    const s = await importAdvisories(path, [feed]);
+    assert.equal(s.unchanged, 3);
+    assert.deepEqual(s.issues, []);
+    reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
   } finally {
     cleanup();
   }

@@ -21,7 +21,15 @@
  *   positions in a table of the row's versions sorted once at import, facts decoded only for the advisories a
  *   match needs). Derived from `affected` by each import for the pairs it touched (every pair when the rows were
  *   packed by another `PACKED_FORMAT`, kept in `meta` as `match_version`, or the facts were derived again), in the
- *   import's transaction;
+ *   import's transaction. Its `verdicts` (schema 4) are what the row says about every installed version at once
+ *   (`verdict.ts`), worked out from `data` in the same transaction (`verdict_version` in `meta`);
+ * - the verdict file (`verdictFilePath`: the database's name and `-verdicts`) beside the database: every row's
+ *   `verdicts`, by distro and package, in a keyed file (`keyed-file.ts`) that a scan reads with a few positioned
+ *   reads instead of a query per batch of names. Written atomically after each import that changed a row (or
+ *   found the file missing or not its own), tagged with a random `verdict_generation` that the import's
+ *   transaction stores in `meta`: a file whose tag is not the database's (an import killed between its commit and
+ *   the file's rename, a file copied from elsewhere) is not used, and matching evaluates the packed rows instead,
+ *   with the same findings;
  * - `cve_records` and `cpe_affected`: NVD CVE records (`import/nvd.ts`), matched by CPE rather than by package —
  *   one row per record (`key` `nvd:CVE-…`, `modified`, content `hash`, and `body`, the JSON of the `CveRecord`
  *   without its matches), and one row per vulnerable `cpeMatch` entry keyed by (vendor, product) for
@@ -30,8 +38,10 @@
  *   `info` reports (computed once per import) and `facts_version`, the `FACTS_VERSION` the facts were derived
  *   with (an import by a newer derivation re-derives every row; a reader of other facts derives them itself).
  *
- * Matching an inventory costs one query per distro release: the packed rows of all its package names at once
- * (`matchRows`). A file whose packed rows cannot be used (another `PACKED_FORMAT` or `FACTS_VERSION`) is matched
+ * Matching an inventory reads the verdicts of its package names from the verdict file (`verdictRows`) and decides
+ * from them alone; building the findings then reads the packed rows of the packages with vulnerabilities, in one
+ * query (`matchRows`). Without a usable verdict file, matching reads the packed rows of all its names in one query
+ * per distro release and evaluates them. A file whose packed rows cannot be used (another `PACKED_FORMAT` or `FACTS_VERSION`) is matched
  * from its affected rows instead (`lookupMany`, which keeps the facts it read for `matchFacts`), with the same
  * findings.
  *
@@ -41,10 +51,10 @@
  *
  * Schema history: 1 (advisory bodies and facts in one column, affected rows in insertion order, matched through a
  * JOIN) is refused with a request to import again: its rows cannot be matched without the facts. 2 (no
- * `match_rows`) is upgraded in place when opened for an import, which packs every row when it commits; opened
- * read-only it is refused with a request to run an import.
+ * `match_rows`) and 3 (no `verdicts`) are upgraded in place when opened for an import, which packs every row when
+ * it commits; opened read-only they are read as they are (more slowly), and scans ask for an import.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -55,6 +65,9 @@ import { defaultDbPath } from '../defaults.js';
 import { MAX_ENTRIES_PER_PRODUCT, type CpeIndex, type CpeMatchEntry, type CveRecord } from '../cpe-match.js';
 import { FACTS_VERSION, hasFactsShape, matchFactsOf } from '../facts.js';
 import { encodePackedRow, PACKED_FORMAT, PackedRow, type PackedInput } from '../packed.js';
+import { ratingSource } from '../severity.js';
+import { encodeVerdicts, NO_VERDICTS, VERDICT_FORMAT, VerdictRow } from '../verdict.js';
+import { KeyedFile, writeKeyedFile } from './keyed-file.js';
 import type { CvssScore } from '../../model/finding.js';
 import type { PackageEcosystem } from '../../model/inventory.js';
 import type {
@@ -69,19 +82,28 @@ import type {
 } from '../types.js';
 
 /** The schema this code writes and reads. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 /** `PRAGMA application_id` of a Hyperward advisory database: "HWAD". */
 export const APPLICATION_ID = 0x48574144;
 
 const ORIGINS: readonly AdvisoryOrigin[] = ['osv', 'debian-tracker', 'alpine-secdb', 'nvd'];
 
-/** The packed match rows (`packed.ts`), one per (distro, package): added by schema 3. */
+/**
+ * The packed match rows (`packed.ts`), one per (distro, package): added by schema 3; with the verdicts worked out
+ * from each (`verdict.ts`) since schema 4.
+ */
 const MATCH_ROWS = `CREATE TABLE match_rows (
   distro TEXT NOT NULL,
   package TEXT NOT NULL,
   data BLOB NOT NULL,
+  verdicts BLOB,
   PRIMARY KEY (distro, package)
 ) STRICT, WITHOUT ROWID;`;
+
+/** The verdict file beside a database (`verdictRows`). */
+export function verdictFilePath(dbPath: string): string {
+  return `${dbPath}-verdicts`;
+}
 
 const SCHEMA = `
 CREATE TABLE advisories (
@@ -163,6 +185,12 @@ export interface AdvisoryDbInfo {
   lastImport?: string;
   /** Advisories per distribution release, most first. */
   distros: Array<{ distro: DistroKey; advisories: number }>;
+  /**
+   * The verdict file beside the database (`verdictRows`): `current` when it is the file of the rows the last import
+   * packed; `missing`, or `stale` (written for other rows, damaged at its head, or the rows are from an older
+   * Hyperward) when matching goes without it — slower, with the same findings — until the next import writes it.
+   */
+  verdicts: { path: string; state: 'current' | 'missing' | 'stale' };
 }
 
 /** What storing one advisory did. */
@@ -179,8 +207,11 @@ export interface ImportTransaction {
   putCve(rec: CveRecord): PutOutcome;
   /** Records that `records` advisories of `kind` were read from `path`. */
   source(path: string, kind: AdvisoryOrigin, records: number): void;
-  /** Commits everything, stamping `importedAt` as the time of the last import. */
-  commit(): void;
+  /**
+   * Commits everything, stamping `importedAt` as the time of the last import, then writes the verdict file beside
+   * the database. Returns what went wrong with the verdict file, if anything (the import stands regardless).
+   */
+  commit(): string | undefined;
   /** Discards everything since `beginImport`. */
   rollback(): void;
 }
@@ -442,9 +473,9 @@ function packRows(db: Database.Database, dirty: ReadonlySet<string>, all: boolea
       'SELECT key, entry, facts FROM affected WHERE distro = ? AND package = ? ORDER BY advisory, seq',
     )
     .raw();
-  const put = db.prepare<[string, string, Buffer]>(
-    'INSERT INTO match_rows (distro, package, data) VALUES (?, ?, ?) ' +
-      'ON CONFLICT (distro, package) DO UPDATE SET data = excluded.data',
+  const put = db.prepare<[string, string, Buffer, Buffer]>(
+    'INSERT INTO match_rows (distro, package, data, verdicts) VALUES (?, ?, ?, ?) ' +
+      'ON CONFLICT (distro, package) DO UPDATE SET data = excluded.data, verdicts = excluded.verdicts',
   );
   const drop = db.prepare<[string, string]>('DELETE FROM match_rows WHERE distro = ? AND package = ?');
   let pairs: Array<[string, string]>;
@@ -466,8 +497,36 @@ function packRows(db: Database.Database, dirty: ReadonlySet<string>, all: boolea
       const entry = affectedOf(distro, pkg, json);
       inputs.push({ key, entry, json, facts: JSON.parse(factsJson) as PackedInput['facts'], factsJson });
     }
-    if (inputs.length === 0) drop.run(distro, pkg);
-    else put.run(distro, pkg, encodePackedRow(rowScheme(inputs.map((x) => x.entry)), inputs));
+    if (inputs.length === 0) {
+      drop.run(distro, pkg);
+      continue;
+    }
+    const data = encodePackedRow(rowScheme(inputs.map((x) => x.entry)), inputs);
+    put.run(distro, pkg, data, encodeVerdicts(new PackedRow(data, '', distro, pkg), ratingSource(distro)));
+  }
+}
+
+/**
+ * The verdict file's sections (one per distribution release) from `(distro, package, verdicts)` rows sorted by
+ * distro: a row without verdicts (packed before schema 4) gets the "none" verdict.
+ */
+function* sectionsOf(
+  rows: Iterable<[string, string, Buffer | null]>,
+): Generator<[string, Iterable<[string, Uint8Array]>]> {
+  const it = rows[Symbol.iterator]();
+  let next = it.next();
+  while (!next.done) {
+    const distro = next.value[0];
+    function* entries(): Generator<[string, Uint8Array]> {
+      while (!next.done && next.value[0] === distro) {
+        yield [next.value[1], next.value[2] ?? NO_VERDICTS];
+        next = it.next();
+      }
+    }
+    const section = entries();
+    yield [distro, section];
+    // Whatever the writer did not read of this section is skipped.
+    for (const _ of section) void _;
   }
 }
 
@@ -534,6 +593,13 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   private packedOneStmt: Database.Statement<[string, string], Buffer> | undefined;
   /** Whether the file's match rows can be used (packed by this `PACKED_FORMAT`, from this `FACTS_VERSION`). */
   private packedUsable: boolean | undefined;
+  /** Whether `readingRows` set the larger page cache. */
+  private rowCache = false;
+  /** The `verdict_generation` of usable rows with verdicts (`rowsUsable`). */
+  private generation: string | undefined;
+  /** The verdict file, once looked for: null when there is none this database can vouch for. */
+  private verdicts: KeyedFile | null | undefined;
+  private verdictState: AdvisoryDbInfo['verdicts']['state'] = 'missing';
 
   private constructor(
     /** The database file, as given. */
@@ -573,9 +639,14 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       throw dbError(path, e, 'opening');
     }
     try {
-      const appId = db.pragma('application_id', { simple: true }) as number;
-      const version = db.pragma('user_version', { simple: true }) as number;
-      const tables = db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() as number;
+      // One statement for the three (each pragma call prepares one: a scan opens the file once, in ~0.3 ms).
+      const [appId, version, tables] = db
+        .prepare<[], [number, number, number]>(
+          'SELECT (SELECT application_id FROM pragma_application_id), ' +
+            '(SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_schema)',
+        )
+        .raw()
+        .get()!;
       if (appId === 0 && version === 0 && tables === 0) {
         if (ro)
           throw new HyperwardError(
@@ -592,11 +663,12 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
           `database schema ${version} is newer than this Hyperward reads (${SCHEMA_VERSION}): upgrade Hyperward, or import into another file with --db`,
           where,
         );
-      } else if (version === 2 && !ro) {
-        AdvisoryDb.migrateFrom2(db, path);
-      } else if (version === 2) {
-        // Read as it is: schema 2 has no packed rows, so matching reads its affected rows (`lookupMany`), slower but
-        // the same; `info().schemaVersion` lets the caller ask for an import, which upgrades the file in place.
+      } else if ((version === 2 || version === 3) && !ro) {
+        AdvisoryDb.migrate(db, path, version);
+      } else if (version === 2 || version === 3) {
+        // Read as it is: schema 2 has no packed rows, so matching reads its affected rows (`lookupMany`), schema 3 no
+        // verdicts, so matching evaluates its packed rows; slower but the same. `info().schemaVersion` lets the
+        // caller ask for an import, which upgrades the file in place.
       } else if (version >= 1 && version < SCHEMA_VERSION) {
         throw new HyperwardError(
           'E_IO',
@@ -613,12 +685,6 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       if (!ro) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
-      } else {
-        // Matching reads one packed row per package (see the layout above), a few KiB each. Not memory-mapped,
-        // although that read the rows of a 1,000-package inventory in 5.5 ms against 7 ms: a file truncated under a
-        // mapping (a database replaced by `cp` while a scan runs) kills the process with SIGBUS instead of giving an
-        // error. A larger page cache of SQLite's own instead.
-        db.pragma('cache_size = -65536');
       }
       return new AdvisoryDb(path, db, ro);
     } catch (e) {
@@ -647,21 +713,23 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   }
 
   /**
-   * Schema 2 → 3: adds the `match_rows` table, left empty; the import that opened the file packs every row when it
-   * commits (no `match_version` yet), and until then matching reads the affected rows as schema 2 did.
+   * Schema 2 → 4: adds the `match_rows` table, left empty; 3 → 4: adds its `verdicts` column, left empty. The import
+   * that opened the file packs every row when it commits (no `match_version` or `verdict_version` yet), and until
+   * then matching reads what it read before.
    */
-  private static migrateFrom2(db: Database.Database, path: string): void {
+  private static migrate(db: Database.Database, path: string, from: number): void {
     db.exec('BEGIN IMMEDIATE');
     try {
-      if ((db.pragma('user_version', { simple: true }) as number) === 2) {
-        db.exec(MATCH_ROWS);
-        db.exec("DELETE FROM meta WHERE name = 'match_version'");
+      if ((db.pragma('user_version', { simple: true }) as number) === from) {
+        if (from === 2) db.exec(MATCH_ROWS);
+        else db.exec('ALTER TABLE match_rows ADD COLUMN verdicts BLOB');
+        db.exec("DELETE FROM meta WHERE name IN ('match_version', 'verdict_version', 'verdict_generation')");
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }
       db.exec('COMMIT');
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK');
-      throw dbError(path, e, 'upgrading the schema from 2 to 3');
+      throw dbError(path, e, `upgrading the schema from ${from} to ${SCHEMA_VERSION}`);
     }
   }
 
@@ -690,6 +758,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     const memo = this.factsMemo;
     memo.clear();
     try {
+      this.readingRows();
       this.lookupManyStmt ??= this.db
         .prepare<[string, string], [string, string, string, string]>(
           'SELECT package, key, entry, facts FROM affected WHERE distro = ? AND package IN ' +
@@ -729,20 +798,8 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     const out = new Map<string, PackedRow>();
     const names = [...new Set(packages)];
     try {
-      if (this.packedUsable === undefined) {
-        const meta = new Map(
-          this.db
-            .prepare<[], [string, string]>(
-              "SELECT name, value FROM meta WHERE name IN ('facts_version', 'match_version')",
-            )
-            .raw()
-            .all(),
-        );
-        this.packedUsable =
-          meta.get('facts_version') === String(FACTS_VERSION) &&
-          meta.get('match_version') === String(PACKED_FORMAT);
-      }
-      if (!this.packedUsable) return undefined;
+      if (!this.rowsUsable()) return undefined;
+      this.readingRows();
       this.packedStmt ??= this.db
         .prepare<[string, string], [string, Buffer]>(
           'SELECT package, data FROM match_rows WHERE distro = ? AND package IN (SELECT value FROM json_each(?))',
@@ -768,6 +825,45 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       throw dbError(this.path, e, `looking up ${names.length} packages of ${distro}`);
     }
     return out;
+  }
+
+  /**
+   * A larger page cache of SQLite's own for reading many rows (`matchRows`, `lookupMany`), set before the first
+   * such read: a match through the verdict file reads none. Matching reads one packed row per package, a few KiB
+   * each. Not memory-mapped, although that read the rows of a 1,000-package inventory in 5.5 ms against 7 ms: a
+   * file truncated under a mapping (a database replaced by `cp` while a scan runs) kills the process with SIGBUS
+   * instead of giving an error.
+   */
+  private readingRows(): void {
+    if (this.rowCache || !this.readonly) return;
+    this.rowCache = true;
+    this.db.pragma('cache_size = -65536');
+  }
+
+  /**
+   * Whether the packed rows can be used (packed by this `PACKED_FORMAT` from facts of this `FACTS_VERSION`), and
+   * which generation of verdicts goes with them (`verdict_generation`, when worked out by this `VERDICT_FORMAT`).
+   */
+  private rowsUsable(): boolean {
+    if (this.packedUsable === undefined) {
+      const meta = new Map(
+        this.db
+          .prepare<[], [string, string]>(
+            'SELECT name, value FROM meta WHERE name IN ' +
+              "('facts_version', 'match_version', 'verdict_version', 'verdict_generation')",
+          )
+          .raw()
+          .all(),
+      );
+      this.packedUsable =
+        meta.get('facts_version') === String(FACTS_VERSION) &&
+        meta.get('match_version') === String(PACKED_FORMAT);
+      this.generation =
+        this.packedUsable && meta.get('verdict_version') === String(VERDICT_FORMAT)
+          ? meta.get('verdict_generation')
+          : undefined;
+    }
+    return this.packedUsable;
   }
 
   /**
@@ -905,11 +1001,16 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         )
         .all()
         .map((s) => ({ ...s, kind: s.kind as AdvisoryOrigin }));
+      const schemaVersion = this.db.pragma('user_version', { simple: true }) as number;
       const out: AdvisoryDbInfo = {
         path: this.path,
-        schemaVersion: this.db.pragma('user_version', { simple: true }) as number,
+        schemaVersion,
         sources,
         ...stats,
+        verdicts: {
+          path: verdictFilePath(this.path),
+          state: schemaVersion < 4 ? 'stale' : (this.openVerdicts(), this.verdictState),
+        },
       };
       const last = this.lastImport();
       if (last !== undefined) out.lastImport = last;
@@ -1051,8 +1152,23 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
             .prepare<[], string>("SELECT value FROM meta WHERE name = 'match_version'")
             .pluck()
             .get();
-          packRows(db, dirty, rederived || packed !== String(PACKED_FORMAT));
+          const verdicts = db
+            .prepare<[], string>("SELECT value FROM meta WHERE name = 'verdict_version'")
+            .pluck()
+            .get();
+          const all = rederived || packed !== String(PACKED_FORMAT) || verdicts !== String(VERDICT_FORMAT);
+          packRows(db, dirty, all);
           setMeta.run('match_version', String(PACKED_FORMAT));
+          setMeta.run('verdict_version', String(VERDICT_FORMAT));
+          // The verdict file is rewritten when a row changed or it is not the file of this database's rows.
+          const generation = db
+            .prepare<[], string>("SELECT value FROM meta WHERE name = 'verdict_generation'")
+            .pluck()
+            .get();
+          const rewrite =
+            all || dirty.size > 0 || generation === undefined || !this.verdictFileIs(generation);
+          const nextGeneration = rewrite ? randomUUID() : generation!;
+          setMeta.run('verdict_generation', nextGeneration);
           setMeta.run('stats', JSON.stringify(computeStats(db)));
           setMeta.run('last_import', importedAt);
           db.exec('COMMIT');
@@ -1061,11 +1177,13 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
           memo.clear();
           this.factsVersion = undefined;
           this.packedUsable = undefined;
+          this.closeVerdicts();
           try {
             db.pragma('wal_checkpoint(TRUNCATE)');
           } catch {
             // A reader holds the WAL: the next writer checkpoints.
           }
+          return rewrite ? this.writeVerdictFile(nextGeneration) : undefined;
         }),
       rollback: () => {
         if (!open) return;
@@ -1081,8 +1199,88 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     };
   }
 
+  /**
+   * Writes the verdict file of the committed rows, tagged with their generation, atomically (`keyed-file.ts`).
+   * Undefined when written; else what went wrong: the import stands, and scans match without verdicts (slower,
+   * the same findings) until an import writes the file.
+   */
+  private writeVerdictFile(generation: string): string | undefined {
+    const file = verdictFilePath(this.path);
+    try {
+      const rows = this.db
+        .prepare<[], [string, string, Buffer | null]>(
+          'SELECT distro, package, verdicts FROM match_rows ORDER BY distro, package',
+        )
+        .raw();
+      writeKeyedFile(file, generation, sectionsOf(rows.iterate()));
+      return undefined;
+    } catch (e) {
+      return `the verdict file could not be written (${(e as Error).message}); scans match without it, more slowly, until the next import`;
+    }
+  }
+
+  /** Whether the verdict file beside the database is there and tagged `generation`. */
+  private verdictFileIs(generation: string): boolean {
+    try {
+      const f = KeyedFile.open(verdictFilePath(this.path));
+      if (!f) return false;
+      const same = f.tag === generation;
+      f.close();
+      return same;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The verdicts (`verdict.ts`) of many packages of one distribution release, from the verdict file beside the
+   * database, by package name: every name the database has entries for is present (a row the matcher must evaluate
+   * itself has the "none" verdict). Undefined when the file is missing, damaged at its head, or not the file of
+   * this database's rows (its tag is not the `verdict_generation` the last import recorded): the matcher then
+   * evaluates the packed rows.
+   */
+  verdictRows(distro: DistroKey, packages: readonly string[]): Map<string, VerdictRow> | undefined {
+    const file = this.openVerdicts();
+    if (file === null) return undefined;
+    const out = new Map<string, VerdictRow>();
+    for (const [name, blob] of file.lookup(distro, packages)) {
+      out.set(name, new VerdictRow(blob, file.path, distro, name));
+    }
+    return out;
+  }
+
+  /** The verdict file, opened once if it is the file of this database's rows (`verdictRows`), else null. */
+  private openVerdicts(): KeyedFile | null {
+    if (this.verdicts !== undefined) return this.verdicts;
+    this.verdicts = null;
+    let generation: string | undefined;
+    try {
+      generation = this.rowsUsable() ? this.generation : undefined;
+    } catch (e) {
+      throw dbError(this.path, e, 'reading what the verdicts go with');
+    }
+    this.verdictState = 'stale';
+    try {
+      const f = KeyedFile.open(verdictFilePath(this.path));
+      if (!f) this.verdictState = 'missing';
+      else if (generation !== undefined && f.tag === generation) {
+        this.verdicts = f;
+        this.verdictState = 'current';
+      } else f.close();
+    } catch {
+      // A damaged or unreadable verdict file is no verdict file: the packed rows say the same, more slowly.
+    }
+    return this.verdicts;
+  }
+
+  private closeVerdicts(): void {
+    if (this.verdicts) this.verdicts.close();
+    this.verdicts = undefined;
+  }
+
   /** Closes the file. */
   close(): void {
+    this.closeVerdicts();
     this.lookupStmt = undefined;
     this.lookupManyStmt = undefined;
     this.factsStmt = undefined;

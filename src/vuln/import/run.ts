@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HyperwardError, isHyperwardError } from '../../errors.js';
 import { isJsonObject, parseJsonGuarded } from '../../json-guard.js';
-import { AdvisoryDb, type ImportTransaction } from '../db/store.js';
+import { AdvisoryDb, type ImportTransaction, verdictFilePath } from '../db/store.js';
 import type { CveRecord } from '../cpe-match.js';
 import type { Advisory, AdvisoryOrigin, ImportIssue, ImportSummary } from '../types.js';
 import { alpineSecdbAdvisories, looksLikeAlpineSecdb } from './alpine-secdb.js';
@@ -144,7 +144,8 @@ export async function importAdvisories(
         summary.sources.push({ path, kind, records: n });
       }
     }
-    tx.commit();
+    const problem = tx.commit();
+    if (problem !== undefined) issues.push({ file: verdictFilePath(dbPath), message: problem });
   } catch (e) {
     tx?.rollback();
     throw e;

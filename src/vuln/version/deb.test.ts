@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isHyperwardError } from '../../errors.js';
-import { compareDeb, isValidDeb, parseDeb, MAX_DEB_VERSION_LENGTH } from './deb.js';
+import { compareDeb, compareDebIn, isValidDeb, parseDeb, prepareDeb, MAX_DEB_VERSION_LENGTH } from './deb.js';
 
 type Verdict = -1 | 0 | 1 | 'error';
 
@@ -160,6 +160,29 @@ describe('compareDeb', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('compares a version inside a longer string as compareDeb compares the slice (compareDebIn)', () => {
+    const outcome = (f: () => number): number | string => {
+      try {
+        return f();
+      } catch (e) {
+        assert.ok(isHyperwardError(e), String(e));
+        return 'error';
+      }
+    };
+    fc.assert(
+      fc.property(nearPair, fc.string({ maxLength: 8 }), fc.string({ maxLength: 8 }), ([a, b], pre, post) => {
+        const text = pre + a + post;
+        const viaSlice = outcome(() => compareDeb(a, b));
+        const viaComparator = outcome(() =>
+          compareDebIn(text, pre.length, pre.length + a.length, prepareDeb(b)),
+        );
+        // An invalid `b` throws when it is prepared: both are 'error' then.
+        assert.deepEqual(viaComparator, viaSlice);
+      }),
+      { numRuns: 600 },
     );
   });
 

@@ -15,6 +15,7 @@
  * Comparison works on the string in place with cursors: no allocation per comparison.
  */
 import { HyperwardError } from '../../errors.js';
+import { keepShape } from '../../shapes.js';
 
 /** Versions longer than this are refused: no real package version comes near it. */
 export const MAX_DEB_VERSION_LENGTH = 256;
@@ -29,17 +30,23 @@ export interface DebVersion {
   revision: string;
 }
 
-/** Where the parts of a version sit in its string; `hyphen` is -1 when there is no revision. */
-interface Bounds {
-  epoch: number;
-  /** Index of the first character of the upstream version. */
-  upStart: number;
-  /** Index just past the upstream version (the last hyphen, or the end). */
-  upEnd: number;
-  /** Index of the first character of the revision (equal to `end` when there is none). */
-  revStart: number;
-  /** Index just past the version (trailing whitespace excluded). */
-  end: number;
+/**
+ * Where the parts of a version sit in its string; `revStart` is `end` when there is no revision. A class, not an
+ * object literal: objects made in hot loops from literals get maps that a garbage collection may drop, taking the
+ * optimised code that checks for them along (V8 deoptimises it: "weak objects").
+ */
+export class Bounds {
+  constructor(
+    readonly epoch: number,
+    /** Index of the first character of the upstream version. */
+    readonly upStart: number,
+    /** Index just past the upstream version (the last hyphen, or the end). */
+    readonly upEnd: number,
+    /** Index of the first character of the revision (equal to `end` when there is none). */
+    readonly revStart: number,
+    /** Index just past the version (trailing whitespace excluded). */
+    readonly end: number,
+  ) {}
 }
 
 function quote(v: string): string {
@@ -67,32 +74,38 @@ function isAlpha(c: number): boolean {
 /** Locates epoch, upstream and revision without allocating; throws where dpkg's parser errors out. */
 function bounds(v: string): Bounds {
   if (typeof v !== 'string') throw invalid(String(v), 'not a string');
-  if (v.length > MAX_DEB_VERSION_LENGTH) throw invalid(v, `longer than ${MAX_DEB_VERSION_LENGTH} characters`);
-  let start = 0;
-  let end = v.length;
+  return boundsIn(v, 0, v.length);
+}
+
+/** `bounds` of the version `v[from, to)`, as positions in `v`. */
+function boundsIn(v: string, from: number, to: number): Bounds {
+  if (to - from > MAX_DEB_VERSION_LENGTH)
+    throw invalid(v.slice(from, to), `longer than ${MAX_DEB_VERSION_LENGTH} characters`);
+  let start = from;
+  let end = to;
   while (start < end && isSpace(v.charCodeAt(start))) start++;
   while (end > start && isSpace(v.charCodeAt(end - 1))) end--;
-  if (start === end) throw invalid(v, 'version string is empty');
+  if (start === end) throw invalid(v.slice(from, to), 'version string is empty');
   let colon = -1;
   let hyphen = -1;
   for (let i = start; i < end; i++) {
     const c = v.charCodeAt(i);
-    if (isSpace(c)) throw invalid(v, 'version string has embedded spaces');
+    if (isSpace(c)) throw invalid(v.slice(from, to), 'version string has embedded spaces');
     if (c === 0x3a && colon < 0) colon = i;
     else if (c === 0x2d) hyphen = i;
   }
   let epoch = 0;
   let upStart = start;
   if (colon >= 0) {
-    if (colon === start) throw invalid(v, 'epoch in version is empty');
+    if (colon === start) throw invalid(v.slice(from, to), 'epoch in version is empty');
     for (let i = start; i < colon; i++) {
       const c = v.charCodeAt(i);
-      if (!isDigit(c)) throw invalid(v, 'epoch in version is not number');
+      if (!isDigit(c)) throw invalid(v.slice(from, to), 'epoch in version is not number');
       epoch = epoch * 10 + (c - 0x30);
-      if (epoch > MAX_EPOCH) throw invalid(v, 'epoch in version is too big');
+      if (epoch > MAX_EPOCH) throw invalid(v.slice(from, to), 'epoch in version is too big');
     }
     upStart = colon + 1;
-    if (upStart === end) throw invalid(v, 'nothing after colon in version number');
+    if (upStart === end) throw invalid(v.slice(from, to), 'nothing after colon in version number');
   }
   // The hyphen found above may sit inside the epoch only if there is no colon after it; dpkg searches after it.
   if (hyphen < upStart) hyphen = -1;
@@ -101,10 +114,10 @@ function bounds(v: string): Bounds {
   if (hyphen >= 0) {
     upEnd = hyphen;
     revStart = hyphen + 1;
-    if (revStart === end) throw invalid(v, 'revision number is empty');
+    if (revStart === end) throw invalid(v.slice(from, to), 'revision number is empty');
   }
-  if (upStart === upEnd) throw invalid(v, 'version number is empty');
-  return { epoch, upStart, upEnd, revStart, end };
+  if (upStart === upEnd) throw invalid(v.slice(from, to), 'version number is empty');
+  return new Bounds(epoch, upStart, upEnd, revStart, end);
 }
 
 /**
@@ -176,11 +189,44 @@ function verrevcmp(a: string, as: number, ae: number, b: string, bs: number, be:
  * @throws HyperwardError `E_USAGE` naming the version when either is invalid (see the module comment).
  */
 export function compareDeb(a: string, b: string): -1 | 0 | 1 {
-  const x = bounds(a);
-  const y = bounds(b);
+  return compareBounds(a, bounds(a), b, bounds(b));
+}
+
+function compareBounds(a: string, x: Bounds, b: string, y: Bounds): -1 | 0 | 1 {
   if (x.epoch !== y.epoch) return x.epoch < y.epoch ? -1 : 1;
   const up = verrevcmp(a, x.upStart, x.upEnd, b, y.upStart, y.upEnd);
   if (up !== 0) return up < 0 ? -1 : 1;
   const rev = verrevcmp(a, x.revStart, x.end, b, y.revStart, y.end);
   return rev < 0 ? -1 : rev > 0 ? 1 : 0;
 }
+
+/** A Debian version taken apart once (`prepareDeb`), for many comparisons (`compareDebIn`). */
+export class PreparedDeb {
+  constructor(
+    readonly value: string,
+    readonly bounds: Bounds,
+  ) {}
+}
+
+/**
+ * Takes a Debian version apart once, for `compareDebIn`.
+ * @throws HyperwardError `E_USAGE` when it is invalid.
+ */
+export function prepareDeb(v: string): PreparedDeb {
+  return new PreparedDeb(v, bounds(v));
+}
+
+/**
+ * `compareDeb(a.slice(from, to), b.value)` without the slice, `b` taken apart once: what a binary search over
+ * versions stored in one string wants. No closure is made, so nothing short-lived ends up in optimised code.
+ * @throws HyperwardError `E_USAGE` when the version in `a` is invalid.
+ *
+ * @example
+ * compareDebIn('1.0-1 1.2-3', 6, 11, prepareDeb('1.2-3')); // 0
+ */
+export function compareDebIn(a: string, from: number, to: number, b: PreparedDeb): -1 | 0 | 1 {
+  return compareBounds(a, boundsIn(a, from, to), b.value, b.bounds);
+}
+
+// Made for every comparison: see `shapes.ts`.
+keepShape(new PreparedDeb('0', keepShape(new Bounds(0, 0, 1, 1, 1))));
