@@ -12,7 +12,7 @@ import { parseOsvRecord } from '../import/osv.js';
 import { importAdvisories } from '../import/run.js';
 import type { OsInfo, Package, SystemInventory } from '../../model/inventory.js';
 import { FACTS_VERSION, matchFactsOf } from '../facts.js';
-import { matchInventory } from '../match.js';
+import { matchInventory, matchPackages } from '../match.js';
 import { MemoryAdvisoryIndex } from '../memory-index.js';
 import type { Advisory, AdvisoryIndex, AffectedPackage, RangeEvent } from '../types.js';
 import { AdvisoryDb, SCHEMA_VERSION, verdictFilePath } from './store.js';
@@ -763,6 +763,22 @@ test('the verdict file: written by each import, read only while it is the file o
     const file = verdictFilePath(path);
     assert.ok(existsSync(file));
     let expected: unknown;
+    // Read-only, the file is opened by its header: deciding needs no SQLite, building the findings connects.
+    reading(path, (db) => {
+      assert.equal(db.connected, false);
+      const decided = matchPackages(JAMMY, db, { target: 't' });
+      assert.equal(db.connected, false);
+      assert.deepEqual(
+        decided.matches.map((m) => [m.package.name, m.vulnerabilities.length]),
+        [
+          ['sudo', 2],
+          ['libc6', 2],
+          ['libc-bin', 2],
+        ],
+      );
+      assert.equal(decided.findings().length, 6);
+      assert.equal(db.connected, true);
+    });
     reading(path, (db) => {
       assert.equal(db.info().verdicts.state, 'current');
       const rows = db.verdictRows('ubuntu:22.04', ['sudo', 'glibc', 'nothing']);
@@ -777,6 +793,20 @@ test('the verdict file: written by each import, read only while it is the file o
       return ctx.warnings;
     };
     assert.deepEqual(warned(), []);
+
+    // An import that committed but was killed before it wrote the file: the database file changed (so SQLite is
+    // asked) and its generation is not the file's.
+    const raw = new Database(path);
+    raw.prepare("UPDATE meta SET value = 'killed' WHERE name = 'verdict_generation'").run();
+    raw.close();
+    reading(path, (db) => {
+      assert.equal(db.verdictRows('ubuntu:22.04', ['sudo']), undefined);
+      assert.equal(db.connected, true);
+      assert.equal(db.info().verdicts.state, 'stale');
+      assert.deepEqual(matchInventory(JAMMY, db, { target: 't' }), expected);
+    });
+    await importAdvisories(path, [feed]);
+    reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
 
     // Another database's verdict file (an import killed between its commit and the file's rename looks the same):
     // not used, the same findings, and the scan says matching is slower.

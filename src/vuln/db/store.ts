@@ -55,7 +55,7 @@
  * it commits; opened read-only they are read as they are (more slowly), and scans ask for an import.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { HyperwardError } from '../../errors.js';
@@ -506,6 +506,70 @@ function packRows(db: Database.Database, dirty: ReadonlySet<string>, all: boolea
   }
 }
 
+/** The formats a verdict file's verdicts were worked out by; a file of others is not used. */
+const VERDICT_VERSIONS = `${FACTS_VERSION}.${PACKED_FORMAT}.${VERDICT_FORMAT}`;
+
+/** What a verdict file's tag says (JSON): the generation, the formats, the database file's identity. */
+interface VerdictTag {
+  g: string;
+  v: string;
+  f?: string;
+}
+
+function parseVerdictTag(text: string): VerdictTag | undefined {
+  try {
+    const t = JSON.parse(text) as Partial<VerdictTag> | null;
+    if (typeof t !== 'object' || t === null || typeof t.g !== 'string' || typeof t.v !== 'string')
+      return undefined;
+    if (t.f !== undefined && typeof t.f !== 'string') return undefined;
+    return t as VerdictTag;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The identity of a database file as it is now — device, inode, size, modification and change times in
+ * nanoseconds — or undefined when its WAL holds something (what the file says is then not all there is). Any commit
+ * changes it: an import writes the WAL, and its checkpoint the file.
+ */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const wal = statSync(`${path}-wal`, { bigint: true, throwIfNoEntry: false });
+    if (wal !== undefined && wal.size > 0n) return undefined;
+    const st = statSync(path, { bigint: true });
+    if (!st.isFile()) return undefined;
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A read-only database file's identity (`fileIdentity`) when its header says it is a Hyperward advisory database of
+ * this schema — SQLite's magic string, `user_version` (offset 60) and `application_id` (offset 68) — else undefined
+ * (the caller then opens it with SQLite, which says what is wrong).
+ */
+function headerIdentity(path: string): string | undefined {
+  const identity = fileIdentity(path);
+  if (identity === undefined) return undefined;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(100);
+    if (readSync(fd, head, 0, 100, 0) !== 100) return undefined;
+    if (head.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
+    if (head.readUInt32BE(60) !== SCHEMA_VERSION || head.readUInt32BE(68) !== APPLICATION_ID)
+      return undefined;
+    // The file may have changed between the stat and the read: then it is not the file the identity names.
+    return fileIdentity(path) === identity ? identity : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 /**
  * The verdict file's sections (one per distribution release) from `(distro, package, verdicts)` rows sorted by
  * distro: a row without verdicts (packed before schema 4) gets the "none" verdict.
@@ -604,9 +668,30 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   private constructor(
     /** The database file, as given. */
     readonly path: string,
-    private readonly db: Database.Database,
+    /** The SQLite connection; undefined until first needed when the file was opened by its header alone. */
+    private conn: Database.Database | undefined,
     readonly readonly: boolean,
+    /** The file's identity (`fileIdentity`) when it was opened by its header alone. */
+    private readonly identity: string | undefined = undefined,
   ) {}
+
+  /** The SQLite connection, opened (and checked as `open` checks it) on first use. */
+  private get db(): Database.Database {
+    if (this.closed) {
+      throw new HyperwardError('E_USAGE', 'the advisory database was closed', { file: this.path });
+    }
+    return (this.conn ??= AdvisoryDb.connect(this.path, this.readonly));
+  }
+
+  private closed = false;
+
+  /**
+   * Whether the SQLite connection has been made: a read-only file is opened by its header, and matching through a
+   * current verdict file decides without SQLite (building the findings reads the packed rows, and connects).
+   */
+  get connected(): boolean {
+    return this.conn !== undefined;
+  }
 
   /**
    * The default database file: `$HYPERWARD_DB`, else `${XDG_CACHE_HOME:-$HOME/.cache}/hyperward/advisories.db`.
@@ -623,14 +708,25 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    */
   static open(path: string, opts: { readonly?: boolean } = {}): AdvisoryDb {
     const ro = opts.readonly === true;
-    const where = { file: path, layer: 'advisory database' };
     if (ro && !existsSync(path)) {
-      throw new HyperwardError(
-        'E_NOT_FOUND',
-        'no advisory database here: run `hyperward db import` first',
-        where,
-      );
+      throw new HyperwardError('E_NOT_FOUND', 'no advisory database here: run `hyperward db import` first', {
+        file: path,
+        layer: 'advisory database',
+      });
     }
+    // Read-only, a file whose header says it is this schema's, with nothing waiting in its WAL, is opened by its
+    // header alone: matching through the verdict file needs no SQLite (opening it and reading its schema is ~0.8 ms,
+    // as long as matching itself); the connection is made when something asks the database.
+    if (ro) {
+      const identity = headerIdentity(path);
+      if (identity !== undefined) return new AdvisoryDb(path, undefined, ro, identity);
+    }
+    return new AdvisoryDb(path, AdvisoryDb.connect(path, ro), ro);
+  }
+
+  /** Opens the SQLite connection and checks (or, for writing, creates or upgrades) the schema. */
+  private static connect(path: string, ro: boolean): Database.Database {
+    const where = { file: path, layer: 'advisory database' };
     let db: Database.Database;
     try {
       if (!ro) mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -686,7 +782,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
       }
-      return new AdvisoryDb(path, db, ro);
+      return db;
     } catch (e) {
       db.close();
       throw dbError(path, e, 'opening');
@@ -1160,14 +1256,9 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
           packRows(db, dirty, all);
           setMeta.run('match_version', String(PACKED_FORMAT));
           setMeta.run('verdict_version', String(VERDICT_FORMAT));
-          // The verdict file is rewritten when a row changed or it is not the file of this database's rows.
-          const generation = db
-            .prepare<[], string>("SELECT value FROM meta WHERE name = 'verdict_generation'")
-            .pluck()
-            .get();
-          const rewrite =
-            all || dirty.size > 0 || generation === undefined || !this.verdictFileIs(generation);
-          const nextGeneration = rewrite ? randomUUID() : generation!;
+          // Every import writes the verdict file anew (a second or two): the file names the database file it goes
+          // with, which every commit changes (see `openVerdicts`).
+          const nextGeneration = randomUUID();
           setMeta.run('verdict_generation', nextGeneration);
           setMeta.run('stats', JSON.stringify(computeStats(db)));
           setMeta.run('last_import', importedAt);
@@ -1183,7 +1274,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
           } catch {
             // A reader holds the WAL: the next writer checkpoints.
           }
-          return rewrite ? this.writeVerdictFile(nextGeneration) : undefined;
+          return this.writeVerdictFile(nextGeneration);
         }),
       rollback: () => {
         if (!open) return;
@@ -1200,9 +1291,10 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   }
 
   /**
-   * Writes the verdict file of the committed rows, tagged with their generation, atomically (`keyed-file.ts`).
-   * Undefined when written; else what went wrong: the import stands, and scans match without verdicts (slower,
-   * the same findings) until an import writes the file.
+   * Writes the verdict file of the committed (and checkpointed) rows atomically (`keyed-file.ts`), tagged
+   * (`VerdictTag`) with their generation, the formats they were worked out by and — when nothing is left in the WAL —
+   * the database file's identity. Undefined when written; else what went wrong: the import stands, and scans match
+   * without verdicts (slower, the same findings) until an import writes the file.
    */
   private writeVerdictFile(generation: string): string | undefined {
     const file = verdictFilePath(this.path);
@@ -1212,23 +1304,13 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
           'SELECT distro, package, verdicts FROM match_rows ORDER BY distro, package',
         )
         .raw();
-      writeKeyedFile(file, generation, sectionsOf(rows.iterate()));
+      const tag: VerdictTag = { g: generation, v: VERDICT_VERSIONS };
+      const identity = fileIdentity(this.path);
+      if (identity !== undefined) tag.f = identity;
+      writeKeyedFile(file, JSON.stringify(tag), sectionsOf(rows.iterate()));
       return undefined;
     } catch (e) {
       return `the verdict file could not be written (${(e as Error).message}); scans match without it, more slowly, until the next import`;
-    }
-  }
-
-  /** Whether the verdict file beside the database is there and tagged `generation`. */
-  private verdictFileIs(generation: string): boolean {
-    try {
-      const f = KeyedFile.open(verdictFilePath(this.path));
-      if (!f) return false;
-      const same = f.tag === generation;
-      f.close();
-      return same;
-    } catch {
-      return false;
     }
   }
 
@@ -1249,28 +1331,45 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     return out;
   }
 
-  /** The verdict file, opened once if it is the file of this database's rows (`verdictRows`), else null. */
+  /**
+   * The verdict file, opened once if it is the file of this database's rows (`verdictRows`), else null. It is when
+   * its tag names the formats of this code and either the database file as it is now (device, inode, size, times:
+   * no import has committed since the file was written — no SQLite needed) or, asked of the database, the generation
+   * its last import stored.
+   */
   private openVerdicts(): KeyedFile | null {
     if (this.verdicts !== undefined) return this.verdicts;
     this.verdicts = null;
-    let generation: string | undefined;
-    try {
-      generation = this.rowsUsable() ? this.generation : undefined;
-    } catch (e) {
-      throw dbError(this.path, e, 'reading what the verdicts go with');
-    }
     this.verdictState = 'stale';
+    let file: KeyedFile | undefined;
     try {
-      const f = KeyedFile.open(verdictFilePath(this.path));
-      if (!f) this.verdictState = 'missing';
-      else if (generation !== undefined && f.tag === generation) {
-        this.verdicts = f;
-        this.verdictState = 'current';
-      } else f.close();
+      file = KeyedFile.open(verdictFilePath(this.path));
     } catch {
       // A damaged or unreadable verdict file is no verdict file: the packed rows say the same, more slowly.
+      return null;
     }
-    return this.verdicts;
+    if (file === undefined) {
+      this.verdictState = 'missing';
+      return null;
+    }
+    const tag = parseVerdictTag(file.tag);
+    let current = false;
+    try {
+      if (tag !== undefined && tag.v === VERDICT_VERSIONS) {
+        current =
+          (this.conn === undefined && this.identity !== undefined && tag.f === this.identity) ||
+          (this.rowsUsable() && this.generation === tag.g);
+      }
+    } catch (e) {
+      file.close();
+      throw dbError(this.path, e, 'reading what the verdicts go with');
+    }
+    if (!current) {
+      file.close();
+      return null;
+    }
+    this.verdictState = 'current';
+    return (this.verdicts = file);
   }
 
   private closeVerdicts(): void {
@@ -1292,6 +1391,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     this.advisoryStmt = undefined;
     this.cpeStmt = undefined;
     this.cache.clear();
-    if (this.db.open) this.db.close();
+    this.closed = true;
+    if (this.conn?.open) this.conn.close();
   }
 }
