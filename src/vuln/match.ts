@@ -43,6 +43,7 @@ import { scoreVector } from './cvss.js';
 import { distroKeysFor } from './ecosystem.js';
 import { matchFactsOf, oneLine } from './facts.js';
 import { evaluateChecked, isValidVersion } from './range.js';
+import { prepareVersion, type PreparedVersion } from './version/index.js';
 import { HyperwardError } from '../errors.js';
 import { keepShape } from '../shapes.js';
 import { mergeGroup, type Evaluated, type Merged } from './merge.js';
@@ -94,6 +95,8 @@ class Item {
   notes: string[] | undefined = undefined;
   /** The installed version is not valid in its scheme: not matched. */
   invalid = false;
+  /** The installed version taken apart for comparisons (null: not valid). */
+  prepared: PreparedVersion | null = null;
   /** The row of verdicts of its name, and those that hold for the installed version (none: undefined). */
   row: VerdictRow | undefined = undefined;
   hits: VerdictHit[] | undefined = undefined;
@@ -243,7 +246,8 @@ export function matchPackages(
   // Per-call caches: an installed version checked once, a (name, version) evaluated once however many binary
   // packages share that source, an advisory's facts resolved once.
   const evalCache = new Map<string, Evaluation>();
-  const validCache = new Map<PackageEcosystem, Map<string, boolean>>();
+  // Each installed version checked, and taken apart for comparisons, once: null when it is not valid.
+  const prepCache = new Map<PackageEcosystem, Map<string, PreparedVersion | null>>();
   const factsCache = new Map<string, MatchFacts | null>();
 
   const items: Item[] = [];
@@ -254,11 +258,12 @@ export function matchPackages(
     items.push(new Item(pkg, scheme, name, version));
   }
   for (const item of items) {
-    let validity = validCache.get(item.scheme);
-    if (validity === undefined) validCache.set(item.scheme, (validity = new Map()));
-    let valid = validity.get(item.version);
-    if (valid === undefined) validity.set(item.version, (valid = isValidVersion(item.scheme, item.version)));
-    if (!valid) {
+    let prepared = prepCache.get(item.scheme);
+    if (prepared === undefined) prepCache.set(item.scheme, (prepared = new Map()));
+    let p = prepared.get(item.version);
+    if (p === undefined) prepared.set(item.version, (p = preparedIfValid(item.scheme, item.version)));
+    item.prepared = p;
+    if (p === null) {
       item.notes = [
         `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,
       ];
@@ -286,7 +291,7 @@ export function matchPackages(
       slow.push(item);
       continue;
     }
-    const hits = vrow.match(item.version);
+    const hits = vrow.match(item.prepared!);
     if (hits.length > 0) {
       item.row = vrow;
       item.hits = hits;
@@ -500,6 +505,19 @@ function verdictOf(m: Merged): Verdict {
     fixedVersion: m.fixedVersion,
     severity: m.decision.severity,
   };
+}
+
+/**
+ * The installed version taken apart for comparisons, or null when it is not valid in its scheme (`isValidVersion`;
+ * a Debian version is checked by taking it apart).
+ */
+function preparedIfValid(scheme: PackageEcosystem, version: string): PreparedVersion | null {
+  if (scheme !== 'deb' && !isValidVersion(scheme, version)) return null;
+  try {
+    return prepareVersion(scheme, version);
+  } catch {
+    return null;
+  }
 }
 
 /** The distinct names the items are keyed by. */

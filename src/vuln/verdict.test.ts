@@ -10,6 +10,7 @@ import { isValidVersion } from './range.js';
 import { ratingSource } from './severity.js';
 import type { AdvisoryIndex, AdvisoryRecord, DistroKey } from './types.js';
 import { encodeVerdicts, MAX_VERDICT_WORK, VerdictRow } from './verdict.js';
+import { prepareVersion } from './version/index.js';
 import { arbitraries, build, VERSIONS } from '../../test/helpers/advisory-rows.js';
 
 const OS: Record<PackageEcosystem, OsInfo> = {
@@ -188,7 +189,7 @@ test('damaged verdicts give a HyperwardError naming the row, never another excep
         try {
           const v = new VerdictRow(damaged, 'test.verdicts', 'debian:12', 'pkg');
           if (!v.usable || !isValidVersion('deb', installed)) return;
-          for (const hit of v.match(installed)) v.entries(hit);
+          for (const hit of v.match(prepareVersion('deb', installed))) v.entries(hit);
         } catch (e) {
           assert.ok(isHyperwardError(e) && e.code === 'E_IO', `unexpected ${String(e)}`);
           assert.match((e as Error).message, /debian:12 pkg/);

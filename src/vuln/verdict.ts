@@ -48,7 +48,7 @@ import {
   type VersionTable,
 } from './packed.js';
 import type { RangeOutcome } from './range.js';
-import { compareVersionIn, prepareVersion, type PreparedVersion } from './version/index.js';
+import { compareVersionIn, type PreparedVersion } from './version/index.js';
 import type { MatchFacts } from './types.js';
 
 /** The format byte; bump with any change to the layout or to what is worked out ahead of time. */
@@ -436,22 +436,22 @@ export class VerdictRow implements VersionTable {
   }
 
   /**
-   * The verdicts that hold for an installed version (valid in the row's scheme), in the order of their
-   * vulnerability ids.
+   * The verdicts that hold for an installed version (valid in the row's scheme, prepared: `prepareVersion`), in the
+   * order of their vulnerability ids.
    */
-  match(installed: string): VerdictHit[] {
+  match(installed: PreparedVersion): VerdictHit[] {
     // Binary packages of one source ask again for the same version.
-    if (installed === this.lastVersion && this.lastHits) return this.lastHits;
-    this.lastVersion = installed;
+    if (installed.value === this.lastVersion && this.lastHits) return this.lastHits;
+    this.lastVersion = installed.value;
     this.lastHits = undefined;
     return (this.lastHits = this.read(installed));
   }
 
-  private read(installed: string): VerdictHit[] {
+  private read(installed: PreparedVersion): VerdictHit[] {
     const n = this.versions;
     let at: number;
     try {
-      at = placeVersion(this, prepareVersion(this.scheme, installed));
+      at = placeVersion(this, installed);
     } catch (e) {
       if (e instanceof HyperwardError && e.code === 'E_IO') throw e;
       throw this.bad('invalid version in the table');

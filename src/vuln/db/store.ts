@@ -55,7 +55,17 @@
  * it commits; opened read-only they are read as they are (more slowly), and scans ask for an import.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  type BigIntStats,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { HyperwardError } from '../../errors.js';
@@ -538,8 +548,7 @@ function fileIdentity(path: string): string | undefined {
     const wal = statSync(`${path}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     const st = statSync(path, { bigint: true });
-    if (!st.isFile()) return undefined;
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+    return st.isFile() ? identityOf(st) : undefined;
   } catch {
     return undefined;
   }
@@ -551,23 +560,32 @@ function fileIdentity(path: string): string | undefined {
  * (the caller then opens it with SQLite, which says what is wrong).
  */
 function headerIdentity(path: string): string | undefined {
-  const identity = fileIdentity(path);
-  if (identity === undefined) return undefined;
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    const wal = statSync(`${path}-wal`, { bigint: true, throwIfNoEntry: false });
+    if (wal !== undefined && wal.size > 0n) return undefined;
+    // Non-blocking: a FIFO named by mistake must not hang the scan (it is then not a regular file, and refused).
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const before = fstatSync(fd, { bigint: true });
+    if (!before.isFile()) return undefined;
     const head = Buffer.alloc(100);
     if (readSync(fd, head, 0, 100, 0) !== 100) return undefined;
     if (head.toString('latin1', 0, 16) !== 'SQLite format 3\0') return undefined;
     if (head.readUInt32BE(60) !== SCHEMA_VERSION || head.readUInt32BE(68) !== APPLICATION_ID)
       return undefined;
-    // The file may have changed between the stat and the read: then it is not the file the identity names.
-    return fileIdentity(path) === identity ? identity : undefined;
+    // Changed while it was read: not the file the identity names.
+    const after = fstatSync(fd, { bigint: true });
+    const identity = identityOf(before);
+    return identityOf(after) === identity ? identity : undefined;
   } catch {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+function identityOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 /**
