@@ -10,8 +10,9 @@
  * (the database stores the version and re-derives from the full record when it differs).
  */
 import type { CvssScore } from '../model/finding.js';
+import { keepShape } from '../shapes.js';
 import { scoreVector } from './cvss.js';
-import type { AdvisoryRecord, MatchFacts } from './types.js';
+import type { AdvisoryOrigin, AdvisoryRecord, MatchFacts } from './types.js';
 
 export type { MatchFacts } from './types.js';
 
@@ -114,23 +115,63 @@ export function matchFactsOf(
     if (urls.length < MAX_FACT_URLS && !urls.includes(r.url)) urls.push(r.url);
     else if (advisoryUrl !== undefined && urls.length >= MAX_FACT_URLS) break;
   }
+  return factsObject(
+    adv.key,
+    adv.id,
+    adv.origin,
+    adv.withdrawn !== undefined,
+    vulnerabilityIds(adv),
+    cvss,
+    badVectors,
+    adv.distroSeverity,
+    aliasIds,
+    adv.published,
+    adv.modified,
+    typeof adv.summary === 'string' && adv.summary.trim() !== ''
+      ? oneLine(adv.summary, MAX_SUMMARY)
+      : undefined,
+    advisoryUrl,
+    urls,
+  );
+}
+
+/**
+ * Facts as one object, the optional fields present only when defined (after the others, in this order: the stored
+ * JSON and everything built from facts see the same keys in the same order, whether derived here or read from a
+ * packed row). Objects that gain properties after they are made go through map transitions, which V8 holds weakly:
+ * one sample of each combination of the optional fields is kept alive below (see `shapes.ts`).
+ */
+export function factsObject(
+  key: string,
+  id: string,
+  origin: AdvisoryOrigin,
+  withdrawn: boolean,
+  vulnIds: string[],
+  cvss: CvssScore[],
+  badVectors: string[],
+  distroSeverity: string | undefined,
+  aliasIds: string[],
+  published: string | undefined,
+  modified: string,
+  summary: string | undefined,
+  advisoryUrl: string | undefined,
+  urls: string[],
+): MatchFacts {
   const facts: MatchFacts = {
-    key: adv.key,
-    id: adv.id,
-    origin: adv.origin,
-    withdrawn: adv.withdrawn !== undefined,
-    vulnIds: vulnerabilityIds(adv),
+    key,
+    id,
+    origin,
+    withdrawn,
+    vulnIds,
     cvss,
     badVectors,
     aliasIds,
-    modified: adv.modified,
+    modified,
     urls,
   };
-  if (adv.distroSeverity !== undefined) facts.distroSeverity = adv.distroSeverity;
-  if (adv.published !== undefined) facts.published = adv.published;
-  if (typeof adv.summary === 'string' && adv.summary.trim() !== '') {
-    facts.summary = oneLine(adv.summary, MAX_SUMMARY);
-  }
+  if (distroSeverity !== undefined) facts.distroSeverity = distroSeverity;
+  if (published !== undefined) facts.published = published;
+  if (summary !== undefined) facts.summary = summary;
   if (advisoryUrl !== undefined) facts.advisoryUrl = advisoryUrl;
   return facts;
 }
@@ -170,4 +211,11 @@ export function hasFactsShape(v: unknown): v is MatchFacts {
     optionalString(f.summary) &&
     optionalString(f.advisoryUrl)
   );
+}
+
+// Facts are made for every advisory a match reads: one sample of each combination of the optional fields (see
+// `factsObject`).
+for (let optional = 0; optional < 16; optional++) {
+  const some = (bit: number): string | undefined => (optional & bit ? 'x' : undefined);
+  keepShape(factsObject('', '', 'osv', false, [], [], [], some(1), [], some(2), '', some(4), some(8), []));
 }

@@ -35,8 +35,7 @@
  * an installed version can take among the versions a package's advisories name), the first step is a binary search
  * and a look at a few intervals per package, and the second merges again, from the packed row, only what matched.
  */
-import { hash } from 'node:crypto';
-import type { CvssScore, Finding, VulnerabilityInfo } from '../model/finding.js';
+import type { CvssScore, Finding } from '../model/finding.js';
 import type { Package, PackageEcosystem, SystemInventory } from '../model/inventory.js';
 import { packageUrl } from '../report/purl.js';
 import { scoreVector } from './cvss.js';
@@ -46,7 +45,7 @@ import { evaluateChecked, isValidVersion } from './range.js';
 import { prepareVersion, type PreparedVersion } from './version/index.js';
 import { HyperwardError } from '../errors.js';
 import { keepShape } from '../shapes.js';
-import { mergeGroup, type Evaluated, type Merged } from './merge.js';
+import { buildFinding, mergeGroup, PerPackage, type Evaluated, type Merged } from './merge.js';
 import type { RangeOutcome } from './range.js';
 import type { Verdict, VerdictHit, VerdictRow } from './verdict.js';
 import { ratingSource } from './severity.js';
@@ -650,7 +649,7 @@ function buildFindings(
     } catch {
       purl = '';
     }
-    const per = perPackage(pkg, r.item.name, r.item.version, purl, prefix);
+    const per = new PerPackage(pkg, r.item.name, r.item.version, purl, prefix);
     match.vulnerabilities.forEach((v, i) =>
       findings.push(buildFinding(r.merged ? r.merged[i]! : resolve(r, v as VerdictHit), per)),
     );
@@ -707,100 +706,6 @@ function memoScore(): (vector: string) => CvssScore | undefined {
     if (s === undefined) cache.set(vector, (s = scoreVector(vector) ?? null));
     return s ?? undefined;
   };
-}
-
-/** What every finding of one installed package shares, worked out once per package. */
-interface PerPackage {
-  pkg: Package;
-  matchedName: string;
-  installed: string;
-  /** The finding's `vulnerability.package`, `resource` and `evidence`: one frozen object each per package. */
-  vulnPackage: VulnerabilityInfo['package'];
-  resource: Finding['resource'];
-  evidence: NonNullable<Finding['evidence']>;
-  /** `TARGET/name:arch`: the resource part of the fingerprint. */
-  resourceKey: string;
-  /** `name version`: the title, after the vulnerability. */
-  head: string;
-  /** `name version`, and ` (source name version)` when they differ: the message, before the vulnerability. */
-  messageHead: string;
-  /** `Upgrade name to `: the remediation, before the fix. */
-  remedyHead: string;
-}
-
-function perPackage(
-  pkg: Package,
-  matchedName: string,
-  installed: string,
-  purl: string,
-  prefix: string,
-): PerPackage {
-  const head = `${pkg.name} ${pkg.version}`;
-  return {
-    pkg,
-    matchedName,
-    installed,
-    vulnPackage: Object.freeze({
-      name: pkg.name,
-      version: pkg.version,
-      arch: pkg.arch,
-      ecosystem: pkg.ecosystem,
-      sourceName: pkg.sourceName,
-      sourceVersion: pkg.sourceVersion,
-      purl,
-    }),
-    resource: Object.freeze({ type: 'package', id: `${pkg.name}@${pkg.version}` }),
-    evidence: Object.freeze({ file: pkg.source, key: pkg.name, value: pkg.version }),
-    resourceKey: `${prefix}${pkg.name}:${pkg.arch}`,
-    head,
-    messageHead:
-      matchedName !== pkg.name || installed !== pkg.version
-        ? `${head} (source ${matchedName} ${installed})`
-        : head,
-    remedyHead: `Upgrade ${pkg.name} to `,
-  };
-}
-
-/**
- * The finding for one merged vulnerability of one package. What it shares with other findings (the merged
- * vulnerability's aliases, advisories, scores and references; the package's description, resource and evidence)
- * is frozen and shared rather than copied for each: thousands of findings, each with up to `MAX_REFERENCES`
- * references, were most of a match's allocations. A caller that wants to change a finding copies it first (as
- * `applyVex` does).
- */
-function buildFinding(m: Merged, p: PerPackage): Finding {
-  const info: VulnerabilityInfo = {
-    id: m.vulnId,
-    aliases: m.aliases,
-    advisories: m.advisories,
-    package: p.vulnPackage,
-    matchedName: p.matchedName,
-    installedVersion: p.installed,
-    fixState: m.fixState,
-    cvss: m.cvss,
-    severitySource: m.decision.source,
-  };
-  if (m.fixedVersion !== undefined) info.fixedVersion = m.fixedVersion;
-  if (m.shownRating) info.distroSeverity = m.shownRating;
-  if (m.published) info.published = m.published;
-  if (m.modified) info.modified = m.modified;
-
-  const finding: Finding = {
-    // The same as `fingerprint(checkId, 'package', resource)` of `model/finding.ts`, with the one-shot `crypto.hash`
-    // (a hasher object per finding costs twice as much, and there are thousands of findings).
-    id: hash('sha256', m.fingerprintHead + p.resourceKey, 'hex').slice(0, 16),
-    checkId: m.vulnId,
-    severity: m.decision.severity,
-    status: 'fail',
-    title: m.titleHead + p.head,
-    message: p.messageHead + m.messageTail,
-    resource: p.resource,
-    evidence: p.evidence,
-    references: m.references,
-    vulnerability: info,
-  };
-  if (m.remedyTail !== undefined) finding.remediation = p.remedyHead + m.remedyTail;
-  return finding;
 }
 
 // Made for every package matched: see `shapes.ts`.

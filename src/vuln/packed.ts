@@ -40,6 +40,7 @@
  * Reading checks every offset, count and index against what is there: a damaged value gives a `HyperwardError`
  * (`E_IO`) naming the row, never an exception from deep inside or a loop past the data.
  */
+import { hash } from 'node:crypto';
 import { HyperwardError } from '../errors.js';
 import { SEVERITIES, type CvssScore, type Severity } from '../model/finding.js';
 import type { PackageEcosystem } from '../model/inventory.js';
@@ -58,7 +59,8 @@ import {
   type RangeOutcome,
 } from './range.js';
 import type { AdvisoryOrigin, AffectedPackage, MatchFacts } from './types.js';
-import { hasFactsShape, isStringArray } from './facts.js';
+import { factsObject, hasFactsShape, isStringArray } from './facts.js';
+import { keepShape } from '../shapes.js';
 import { compareVersionIn, compareVersions, prepareVersion, type PreparedVersion } from './version/index.js';
 
 /** The format byte; bump with any change to the layout or to what is computed ahead of time. */
@@ -105,6 +107,20 @@ export type EntryView = Pick<
   AffectedPackage,
   'ecosystem' | 'arches' | 'module' | 'distroSeverity' | 'wontFix'
 >;
+
+/**
+ * A packed entry as the matcher sees it: a class with every field from the start (undefined when the entry has
+ * none; `wontFix` false), so that every view has one map, kept alive below (see `shapes.ts`).
+ */
+class PackedEntryView implements EntryView {
+  constructor(
+    readonly ecosystem: string,
+    readonly arches: string[] | undefined,
+    readonly module: string | undefined,
+    readonly distroSeverity: string | undefined,
+    readonly wontFix: boolean,
+  ) {}
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoding.
@@ -526,9 +542,9 @@ export class PackedRow implements WalkedEvents, VersionTable {
   private readonly entriesStart: number;
   private pos = 0;
   /** Where each entry starts; made when `entryAt` is first asked. */
-  private entryOffsets: number[] | undefined;
+  private entryOffsets: number[] | undefined = undefined;
   /** Facts read, by record offset; made on the first read (most rows are read for one version, some for none). */
-  private factsRead: Map<number, MatchFacts | null> | undefined;
+  private factsRead: Map<number, MatchFacts | null> | undefined = undefined;
   /** The events of the range being walked, and where the installed version sits (see `place`). */
   private scratch = SCRATCH;
   private at = 0;
@@ -720,9 +736,8 @@ export class PackedRow implements WalkedEvents, VersionTable {
    */
   plain(): boolean {
     let plain = true;
-    this.forEachEntry((form, _flags, _start, restricted) => {
-      if (form !== 0 || restricted) plain = false;
-    });
+    const n = this.firstEntry();
+    for (let k = 0; k < n; k++) if (this.skipEntry()) plain = false;
     return plain;
   }
 
@@ -736,68 +751,72 @@ export class PackedRow implements WalkedEvents, VersionTable {
     if (adv >= this.factsEnd - this.factsStart) throw this.bad('advisory offset');
     if (form !== 0) throw this.bad('entry form');
     const flags = this.u();
-    const view: EntryView = { ecosystem: this.str() };
+    const ecosystem = this.str();
+    let arches: string[] | undefined;
     if (flags & E_ARCHES) {
       const m = this.count(2);
-      const arches: string[] = [];
+      arches = [];
       for (let k = 0; k < m; k++) arches.push(this.str());
-      view.arches = arches;
     }
-    if (flags & E_MODULE) view.module = this.str();
-    if (flags & E_SEVERITY) view.distroSeverity = this.str();
-    if (flags & E_WONTFIX) view.wontFix = true;
+    const module = flags & E_MODULE ? this.str() : undefined;
+    const distroSeverity = flags & E_SEVERITY ? this.str() : undefined;
+    const view = new PackedEntryView(ecosystem, arches, module, distroSeverity, (flags & E_WONTFIX) !== 0);
     return { view, facts: adv };
   }
 
   /** Where each entry starts. */
   private indexEntries(): number[] {
     const out: number[] = [];
-    this.forEachEntry((_form, _flags, start) => out.push(start));
+    const n = this.firstEntry();
+    for (let k = 0; k < n; k++) {
+      out.push(this.pos);
+      this.skipEntry();
+    }
     return out;
   }
 
-  /**
-   * Visits every entry's form, flags (0 for JSON) and start, and whether it applies only to some packages of its
-   * name (architectures listed; in an RPM row, a module named), skipping over the rest.
-   */
-  private forEachEntry(
-    visit: (form: number, flags: number, start: number, restricted: boolean) => void,
-  ): void {
+  /** How many entries the row has, the cursor left on the first. */
+  private firstEntry(): number {
     this.pos = this.entriesStart;
-    const n = this.count(2);
-    for (let k = 0; k < n; k++) {
-      const start = this.pos;
-      const form = this.u();
-      this.u();
-      if (form === 1) {
-        this.skipStr();
-        visit(form, 0, start, true);
-        continue;
-      }
-      if (form !== 0) throw this.bad('entry form');
-      const flags = this.u();
+    return this.count(2);
+  }
+
+  /**
+   * Skips the entry at the cursor, checking it as it goes. Says whether it applies only to some packages of its
+   * name: kept as JSON, architectures listed, or (in an RPM row) a module named. Not a visitor taking a callback: a
+   * closure made per call and called in a loop ends up in optimised code, which each garbage collection then throws
+   * away.
+   */
+  private skipEntry(): boolean {
+    const form = this.u();
+    this.u();
+    if (form === 1) {
       this.skipStr();
-      let restricted = false;
-      if (flags & E_ARCHES) {
-        const m = this.count(2);
-        if (m > 0) restricted = true;
-        for (let i = 0; i < m; i++) this.skipStr();
-      }
-      if (flags & E_MODULE) {
-        this.u();
-        // `applies` in match.ts: an empty module name is no module.
-        if (this.u() > 0 && this.scheme === 'rpm') restricted = true;
-      }
-      if (flags & E_SEVERITY) this.skipStr();
-      const nr = this.count(1);
-      for (let r = 0; r < nr; r++) {
-        const ne = this.count(1);
-        for (let i = 0; i < ne; i++) this.event();
-      }
-      const nl = this.count(1);
-      for (let i = 0; i < nl; i++) this.u();
-      visit(form, flags, start, restricted);
+      return true;
     }
+    if (form !== 0) throw this.bad('entry form');
+    const flags = this.u();
+    this.skipStr();
+    let restricted = false;
+    if (flags & E_ARCHES) {
+      const m = this.count(2);
+      if (m > 0) restricted = true;
+      for (let i = 0; i < m; i++) this.skipStr();
+    }
+    if (flags & E_MODULE) {
+      this.u();
+      // `applies` in match.ts: an empty module name is no module.
+      if (this.u() > 0 && this.scheme === 'rpm') restricted = true;
+    }
+    if (flags & E_SEVERITY) this.skipStr();
+    const nr = this.count(1);
+    for (let r = 0; r < nr; r++) {
+      const ne = this.count(1);
+      for (let i = 0; i < ne; i++) this.event();
+    }
+    const nl = this.count(1);
+    for (let i = 0; i < nl; i++) this.u();
+    return restricted;
   }
 
   private walkEntries(
@@ -904,23 +923,24 @@ export class PackedRow implements WalkedEvents, VersionTable {
 
       const end = this.pos;
       this.pos = ecoStart;
-      const view: EntryView = { ecosystem: this.str() };
+      const ecosystem = this.str();
       if (archesAt >= 0) {
         this.pos = archesAt;
         const m = this.u();
         arches = [];
         for (let i = 0; i < m; i++) arches.push(this.str());
-        view.arches = arches;
       }
+      let module: string | undefined;
       if (flags & E_MODULE) {
         this.pos = moduleAt;
-        view.module = this.str();
+        module = this.str();
       }
+      let distroSeverity: string | undefined;
       if (flags & E_SEVERITY) {
         this.pos = severityAt;
-        view.distroSeverity = this.str();
+        distroSeverity = this.str();
       }
-      if (flags & E_WONTFIX) view.wontFix = true;
+      const view = new PackedEntryView(ecosystem, arches, module, distroSeverity, (flags & E_WONTFIX) !== 0);
       this.pos = end;
       const outcome: RangeOutcome = affected
         ? fix < 0
@@ -992,7 +1012,7 @@ export class PackedRow implements WalkedEvents, VersionTable {
       else throw this.bad('CVSS score');
       const severity: Severity | undefined = SEVERITIES[this.u()];
       if (severity === undefined) throw this.bad('CVSS severity');
-      cvss[i] = { version, vector, baseScore, severity };
+      cvss[i] = cvssScore(version, vector, baseScore, severity);
     }
     const badVectors = this.strings();
     const distroSeverity = flags & F_SEVERITY ? this.str() : undefined;
@@ -1003,22 +1023,42 @@ export class PackedRow implements WalkedEvents, VersionTable {
     const advisoryUrl = flags & F_ADVISORY_URL ? this.str() : undefined;
     const urls = this.strings();
     if (this.pos > this.factsEnd) throw this.bad('facts past their section');
-    const f: MatchFacts = {
+    return factsObject(
       key,
       id,
       origin,
-      withdrawn: false,
+      false,
       vulnIds,
       cvss,
       badVectors,
+      distroSeverity,
       aliasIds,
+      published,
       modified,
+      summary,
+      advisoryUrl,
       urls,
-    };
-    if (distroSeverity !== undefined) f.distroSeverity = distroSeverity;
-    if (published !== undefined) f.published = published;
-    if (summary !== undefined) f.summary = summary;
-    if (advisoryUrl !== undefined) f.advisoryUrl = advisoryUrl;
-    return f;
+    );
   }
 }
+
+/** A score as a row stores it. */
+function cvssScore(
+  version: CvssScore['version'],
+  vector: string,
+  baseScore: number,
+  severity: Severity,
+): CvssScore {
+  return { version, vector, baseScore, severity };
+}
+
+// Made for every row, entry and score a match reads, and dropped with it: one of each kept (see `shapes.ts`).
+keepShape(new PackedRow(encodePackedRow('deb', []), '', '', ''));
+keepShape(new PackedEntryView('', undefined, undefined, undefined, false));
+// `mergeGroup` freezes the scores it reports, which gives them a map of their own. (Made with a fraction: its map
+// is then the one whose `baseScore` holds doubles, which every score's ends up as.)
+keepShape(Object.freeze(cvssScore('3.1', '', 0.5, 'low')));
+// Rows come from the database as Buffers made by native code (better-sqlite3's blobs): a Uint8Array whose prototype
+// is set afterwards, which gives it a map other than that of Buffers made in JavaScript, held weakly like any
+// transition. A digest is such a Buffer too.
+keepShape(hash('sha1', '', 'buffer'));
