@@ -17,18 +17,27 @@
  * evaluation would cost more than `MAX_VERDICT_WORK` entry walks gets the "none" verdict: the matcher evaluates it
  * as before. Verdicts are thus a pure speed-up, and the findings are the same with or without them.
  *
- * Layout (unsigned LEB128 varints; strings as in `packed.ts`):
+ * Layout. The head and the tables are little-endian numbers of one width W per row (2 bytes, or 4 when a number
+ * needs it), so that a reader finds the version it compares next, and the intervals, without decoding what lies
+ * before them; merged records are unsigned LEB128 varints; strings are (start, length) in code units of the string
+ * section:
  *
- *     format (1 byte) · kind (0 none, 1 verdicts)
- *     kind 1: scheme · string encoding · string bytes · string section
- *             · version count · per version: string, class step (as the packed row's table)
- *             · interval count · per interval: lo, hi − lo, merged index   (sorted by vulnerability id, then lo)
- *             · merged count · per merged: byte length · merged bytes
- *     merged = vulnerability id · fix state (0 fixed, 1 not-fixed, 2 wont-fix) · severity (index in SEVERITIES)
- *              · fixed version (0 none, else 1 + version index)
+ *     format (1 byte) · kind (1 byte: 0 none, 1 verdicts)
+ *     kind 1: scheme (1 byte: 0 deb, 1 rpm, 2 apk) · string encoding (1 byte: 0 latin1, 1 UTF-16LE) · W (1 byte)
+ *             · string bytes · version count · interval count · merged count · merged bytes   (W each)
+ *             · string section
+ *             · per version (sorted as the packed row's table): start, length, class (W each), and for a Debian
+ *               row its parts (`debBounds`): epoch, upstream start, upstream end, revision start, end (W each,
+ *               offsets from the version's start)
+ *             · per interval: lo, hi, merged index (W each; sorted by hi, highest first)
+ *             · per merged record: start, end (W each, offsets into the merged bytes)
+ *             · merged bytes
+ *     merged = vulnerability id (start, length) · fix state (0 fixed, 1 not-fixed, 2 wont-fix) · severity (index in
+ *              SEVERITIES) · fixed version (0 none, else 1 + version index)
  *              · entry count · per entry: entry index in the packed row · state (0 affected, 1 fixed)
  *                · fixed (0 none, else 1 + version index)
- *
+ *     Merged records are numbered in the order of their vulnerability ids (then of where they first hold).
+
  * Reading checks every offset, count and index: a damaged value gives a `HyperwardError` (`E_IO`) naming the row.
  */
 import { HyperwardError } from '../errors.js';
@@ -48,11 +57,11 @@ import {
   type VersionTable,
 } from './packed.js';
 import type { RangeOutcome } from './range.js';
-import { compareVersionIn, type PreparedVersion } from './version/index.js';
+import { compareDebParts, compareVersionIn, debBounds, type PreparedVersion } from './version/index.js';
 import type { MatchFacts } from './types.js';
 
 /** The format byte; bump with any change to the layout or to what is worked out ahead of time. */
-export const VERDICT_FORMAT = 2;
+export const VERDICT_FORMAT = 3;
 
 /** Rows costing more entry walks than this (positions × entries) are left to the matcher. */
 export const MAX_VERDICT_WORK = 4_000_000;
@@ -223,7 +232,17 @@ export function encodeVerdicts(row: PackedRow, source: string): Buffer {
   const [enc, section] = strings.section();
   const recordBytes = records.result();
   const n = row.versionCount;
+  // Debian versions are stored taken apart too (epoch; upstream and revision as offsets from the version's start):
+  // comparing the installed version with them then only walks the parts.
+  const split: number[] = [];
+  if (scheme === 'deb') {
+    for (let i = 0; i < row.versionCount; i++) {
+      const b = debBounds(row.versionAt(i));
+      split.push(b.epoch, b.upStart, b.upEnd, b.revStart, b.end);
+    }
+  }
   const numbers = [
+    ...split,
     section.length,
     recordBytes.length,
     n,
@@ -251,6 +270,7 @@ export function encodeVerdicts(row: PackedRow, source: string): Buffer {
     w.fixed(versionStr[2 * i]!, width);
     w.fixed(versionStr[2 * i + 1]!, width);
     w.fixed(row.classOf(i), width);
+    if (split.length > 0) for (let k = 0; k < 5; k++) w.fixed(split[5 * i + k]!, width);
   }
   for (const x of intervals) {
     w.fixed(x.lo, width);
@@ -292,6 +312,8 @@ export class VerdictRow implements VersionTable {
   readonly scheme: PackageEcosystem;
   private pos = 0;
   private width = 2;
+  /** Bytes per version in the table: 3 numbers, 8 for a Debian version stored taken apart. */
+  private stride = 6;
   /** The string section: where it is, how it is encoded, and (once read) its text. */
   private sStart = 0;
   private sBytes = 0;
@@ -346,7 +368,8 @@ export class VerdictRow implements VersionTable {
     this.sStart = this.pos;
     if (this.sEnc === 1 && this.sBytes % 2 !== 0) throw this.bad('string section');
     this.versionsAt = this.sStart + this.sBytes;
-    this.intervalsAt = this.versionsAt + 3 * width * this.versions;
+    this.stride = (scheme === 'deb' ? 8 : 3) * width;
+    this.intervalsAt = this.versionsAt + this.stride * this.versions;
     this.spansAt = this.intervalsAt + 3 * width * this.intervals;
     this.recordsAt = this.spansAt + 2 * width * this.merged;
     this.recordsEnd = this.recordsAt + recordBytes;
@@ -403,7 +426,7 @@ export class VerdictRow implements VersionTable {
 
   /** Version i of the table. */
   private version(i: number): string {
-    const at = this.versionsAt + 3 * this.width * i;
+    const at = this.versionsAt + this.stride * i;
     return this.slice(this.num(at), this.num(at + this.width));
   }
 
@@ -414,17 +437,35 @@ export class VerdictRow implements VersionTable {
 
   /** `VersionTable`: the class of version i. */
   classOf(i: number): number {
-    return this.num(this.versionsAt + 3 * this.width * i + 2 * this.width);
+    return this.num(this.versionsAt + this.stride * i + 2 * this.width);
   }
 
   /** `VersionTable`: how version i orders against an installed version. */
   compareAt(i: number, installed: PreparedVersion): number {
-    const p = this.versionsAt + 3 * this.width * i;
+    const w = this.width;
+    const p = this.versionsAt + this.stride * i;
     const start = this.num(p);
-    const end = start + this.num(p + this.width);
+    const len = this.num(p + w);
     const text = this.text();
-    if (end > text.length) throw this.bad('string out of range');
-    return compareVersionIn(text, start, end, installed);
+    if (start + len > text.length) throw this.bad('string out of range');
+    const deb = installed.deb;
+    if (deb === undefined || this.stride === 3 * w)
+      return compareVersionIn(text, start, start + len, installed);
+    // A Debian version stored taken apart: epoch, then offsets of its parts from its start.
+    const upStart = this.num(p + 4 * w);
+    const upEnd = this.num(p + 5 * w);
+    const revStart = this.num(p + 6 * w);
+    const end = this.num(p + 7 * w);
+    if (upStart > upEnd || upEnd > len || revStart > end || end > len) throw this.bad('version parts');
+    return compareDebParts(
+      text,
+      this.num(p + 3 * w),
+      start + upStart,
+      start + upEnd,
+      start + revStart,
+      start + end,
+      deb,
+    );
   }
 
   /** A version reference (0 none, else 1 + index) at the cursor. */

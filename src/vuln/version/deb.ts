@@ -193,11 +193,50 @@ export function compareDeb(a: string, b: string): -1 | 0 | 1 {
 }
 
 function compareBounds(a: string, x: Bounds, b: string, y: Bounds): -1 | 0 | 1 {
-  if (x.epoch !== y.epoch) return x.epoch < y.epoch ? -1 : 1;
-  const up = verrevcmp(a, x.upStart, x.upEnd, b, y.upStart, y.upEnd);
+  return compareParts(a, x.epoch, x.upStart, x.upEnd, x.revStart, x.end, b, y);
+}
+
+function compareParts(
+  a: string,
+  epoch: number,
+  upStart: number,
+  upEnd: number,
+  revStart: number,
+  end: number,
+  b: string,
+  y: Bounds,
+): -1 | 0 | 1 {
+  if (epoch !== y.epoch) return epoch < y.epoch ? -1 : 1;
+  const up = verrevcmp(a, upStart, upEnd, b, y.upStart, y.upEnd);
   if (up !== 0) return up < 0 ? -1 : 1;
-  const rev = verrevcmp(a, x.revStart, x.end, b, y.revStart, y.end);
+  const rev = verrevcmp(a, revStart, end, b, y.revStart, y.end);
   return rev < 0 ? -1 : rev > 0 ? 1 : 0;
+}
+
+/**
+ * Where the parts of a Debian version are (`Bounds`), for a table that stores them beside the version so that
+ * comparing against it need not find them again (`compareDebParts`).
+ * @throws HyperwardError `E_USAGE` when the version is invalid.
+ */
+export function debBounds(v: string): Bounds {
+  return bounds(v);
+}
+
+/**
+ * `compareDeb(a.slice(start, end), b.value)` for a version of `a` whose parts are already known (`debBounds`, as
+ * positions in `a`): the epoch, then the upstream version `[upStart, upEnd)` and the revision `[revStart, end)`.
+ * The positions must lie inside `a` (the caller checks them).
+ */
+export function compareDebParts(
+  a: string,
+  epoch: number,
+  upStart: number,
+  upEnd: number,
+  revStart: number,
+  end: number,
+  b: PreparedDeb,
+): -1 | 0 | 1 {
+  return compareParts(a, epoch, upStart, upEnd, revStart, end, b.value, b.bounds);
 }
 
 /** A Debian version taken apart once (`prepareDeb`), for many comparisons (`compareDebIn`). */

@@ -19,6 +19,8 @@ export {
 export {
   compareDeb,
   compareDebIn,
+  compareDebParts,
+  debBounds,
   prepareDeb,
   isValidDeb,
   parseDeb,
