@@ -726,18 +726,22 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    */
   static open(path: string, opts: { readonly?: boolean } = {}): AdvisoryDb {
     const ro = opts.readonly === true;
-    if (ro && !existsSync(path)) {
-      throw new HyperwardError('E_NOT_FOUND', 'no advisory database here: run `hyperward db import` first', {
-        file: path,
-        layer: 'advisory database',
-      });
-    }
     // Read-only, a file whose header says it is this schema's, with nothing waiting in its WAL, is opened by its
     // header alone: matching through the verdict file needs no SQLite (opening it and reading its schema is ~0.8 ms,
     // as long as matching itself); the connection is made when something asks the database.
     if (ro) {
       const identity = headerIdentity(path);
       if (identity !== undefined) return new AdvisoryDb(path, undefined, ro, identity);
+      if (!existsSync(path)) {
+        throw new HyperwardError(
+          'E_NOT_FOUND',
+          'no advisory database here: run `hyperward db import` first',
+          {
+            file: path,
+            layer: 'advisory database',
+          },
+        );
+      }
     }
     return new AdvisoryDb(path, AdvisoryDb.connect(path, ro), ro);
   }
