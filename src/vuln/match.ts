@@ -1,6 +1,7 @@
 /**
  * The vulnerability matcher: installed packages against an advisory index, one finding per vulnerability and
- * package. Pure over its inputs (the index is read, nothing else); all caches live for one call.
+ * package. Pure over its inputs (the index is read, nothing else); all caches live for one call and its
+ * `findings()`, which reads the index again (the packed rows of what matched).
  *
  * How a package is matched:
  * - The distro keys come from the inventory's OS (`distroKeysFor`). Debian, Ubuntu and Alpine key advisories by
@@ -588,9 +589,14 @@ function buildFindings(
 ): Finding[] {
   let rows: Map<string, PackedRow> | undefined;
   const wanted = new Set<string>();
-  for (const r of refs) if (r.row) wanted.add(r.item.name);
+  let generation: string | undefined;
+  for (const r of refs) {
+    if (!r.row) continue;
+    wanted.add(r.item.name);
+    generation = r.row.generation || undefined;
+  }
   if (wanted.size > 0) {
-    rows = index.matchRows?.(keys[0]!, [...wanted]);
+    rows = index.matchRows?.(keys[0]!, [...wanted], generation);
     if (rows === undefined) {
       throw new HyperwardError(
         'E_IO',
@@ -631,7 +637,7 @@ function buildFindings(
     ) {
       throw new HyperwardError(
         'E_IO',
-        `the advisory database's verdicts for ${keys[0]} ${r.item.name} do not agree with its packed rows: run \`hyperward db import\` again`,
+        `the advisory database's verdicts for ${keys[0]} ${r.item.name} do not agree with its packed rows (a verdict file that is not the database's own?): run \`hyperward db import\` to write it again`,
         { layer: 'advisory verdicts' },
       );
     }

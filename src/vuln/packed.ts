@@ -724,6 +724,11 @@ export class PackedRow implements WalkedEvents, VersionTable {
     return compareVersionIn(this.s, start, start + this.vLen[i]!, installed);
   }
 
+  /** How many bytes the entries take: what walking them all once costs, roughly. */
+  get entryBytes(): number {
+    return this.buf.length - this.entriesStart;
+  }
+
   /** How many entries the row has. */
   get entryCount(): number {
     this.pos = this.entriesStart;

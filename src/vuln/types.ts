@@ -141,7 +141,15 @@ export interface AdvisoryIndex {
    * by package name (names without entries may be absent); undefined when the index cannot give them. The matcher
    * then needs neither `lookupMany` nor `matchFacts`; what it finds is the same.
    */
-  matchRows?(distro: DistroKey, packages: readonly string[]): Map<string, PackedRow> | undefined;
+  matchRows?(
+    distro: DistroKey,
+    packages: readonly string[],
+    /**
+     * The generation of the verdicts the caller decided with (`VerdictRow.generation`): the rows must be the ones
+     * they were worked out from, or the index throws (an import committed in between).
+     */
+    generation?: string,
+  ): Map<string, PackedRow> | undefined;
   /**
    * Optional: the verdicts (`verdict.ts`) of many packages of one distro release, by package name — every name the
    * index has entries for is present (with the "none" verdict where the matcher must evaluate the entries itself),

@@ -65,6 +65,12 @@ export const VERDICT_FORMAT = 3;
 
 /** Rows costing more entry walks than this (positions × entries) are left to the matcher. */
 export const MAX_VERDICT_WORK = 4_000_000;
+/**
+ * Rows costing more than this in bytes of entries walked (positions × entry bytes) are left to the matcher too: an
+ * entry of thousands of range events is walked whole at every position, so entries alone do not bound the work.
+ * About 0.1–0.2 s at most per row; the Linux kernel's row in Debian's tracker stays well below.
+ */
+export const MAX_VERDICT_BYTES_WALKED = 64_000_000;
 
 const SCHEMES: readonly PackageEcosystem[] = ['deb', 'rpm', 'apk'];
 const FIX_STATES: readonly VulnerabilityInfo['fixState'][] = ['fixed', 'not-fixed', 'wont-fix'];
@@ -109,6 +115,7 @@ export function encodeVerdicts(row: PackedRow, source: string): Buffer {
   if (!row.plain()) return NONE;
   const positions = row.positions;
   if (positions * row.entryCount > MAX_VERDICT_WORK) return NONE;
+  if (positions * row.entryBytes > MAX_VERDICT_BYTES_WALKED) return NONE;
   const scheme = row.scheme;
   const versionIndex = new Map<string, number>();
   for (let i = 0; i < row.versionCount; i++) versionIndex.set(row.versionAt(i), i);
@@ -341,6 +348,8 @@ export class VerdictRow implements VersionTable {
     private readonly where: string,
     private readonly distro: string,
     private readonly pkg: string,
+    /** The generation of the verdict file the value comes from ('' when none): see `AdvisoryIndex.matchRows`. */
+    readonly generation = '',
   ) {
     if (buf.length < 2 || buf[0] !== VERDICT_FORMAT) throw this.bad('unknown format');
     const kind = buf[1];
@@ -519,16 +528,19 @@ export class VerdictRow implements VersionTable {
     }
     if (held === undefined) return [];
     // Merged records are numbered in the order of their vulnerability ids. An insertion sort: a few numbers,
-    // mostly in order already (`Array#sort` with a comparator cost more than the rest of this loop).
-    for (let i = 1; i < held.length; i++) {
-      const x = held[i]!;
-      let j = i - 1;
-      while (j >= 0 && held[j]! > x) {
-        held[j + 1] = held[j]!;
-        j--;
+    // mostly in order already (`Array#sort` with a comparator cost more than the rest of this loop); a long list (a
+    // crafted value could hold millions) by a typed array's sort instead.
+    if (held.length > 64) held = Array.from(Int32Array.from(held).sort());
+    else
+      for (let i = 1; i < held.length; i++) {
+        const x = held[i]!;
+        let j = i - 1;
+        while (j >= 0 && held[j]! > x) {
+          held[j + 1] = held[j]!;
+          j--;
+        }
+        held[j + 1] = x;
       }
-      held[j + 1] = x;
-    }
     const out = new Array<VerdictHit>(held.length);
     for (let k = 0; k < held.length; k++) {
       const m = held[k]!;

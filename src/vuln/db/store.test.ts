@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -837,6 +846,98 @@ test('the verdict file: written by each import, read only while it is the file o
     assert.equal(s.unchanged, 3);
     assert.deepEqual(s.issues, []);
     reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
+  } finally {
+    cleanup();
+  }
+});
+
+test('verdicts and packed rows come from one import: a handle that lives on follows imports, a scan an import overtook says so', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = join(dir, 'feed.json');
+    const inv: SystemInventory = {
+      os: DEBIAN_12,
+      packages: ['zlib', 'curl'].map((n) => ({
+        ecosystem: 'deb' as const,
+        name: n,
+        version: '1.0-1',
+        arch: 'amd64',
+        sourceName: n,
+        sourceVersion: '1.0-1',
+        source: '/var/lib/dpkg/status',
+      })),
+    };
+    const fixes = (m: { findings: Array<{ vulnerability?: { id: string; fixedVersion?: string } }> }) =>
+      m.findings.map((f) => `${f.vulnerability!.id} ${f.vulnerability!.fixedVersion ?? '-'}`).sort();
+    writeFileSync(feed, JSON.stringify(osv('A-1', 'zlib', '2.0-1')));
+    await importAdvisories(path, [feed]);
+
+    // One handle, kept open across an import that changes a fix and adds a package.
+    const db = AdvisoryDb.open(path, { readonly: true });
+    try {
+      assert.deepEqual(fixes(matchInventory(inv, db, { target: 't' })), ['A-1 2.0-1']);
+      writeFileSync(
+        feed,
+        JSON.stringify([osv('A-1', 'zlib', '1.5-1', '2024-02-01T00:00:00Z'), osv('B-1', 'curl', '3.0-1')]),
+      );
+      await importAdvisories(path, [feed]);
+      const now = matchInventory(inv, db, { target: 't' });
+      assert.deepEqual(fixes(now), ['A-1 1.5-1', 'B-1 3.0-1']);
+      reading(path, (fresh) => assert.deepEqual(matchInventory(inv, fresh, { target: 't' }), now));
+
+      // Decided, then an import committed before the findings were built: they are not built from other rows.
+      const decided = matchPackages(inv, db, { target: 't' });
+      writeFileSync(feed, JSON.stringify(osv('B-1', 'curl', '4.0-1', '2024-03-01T00:00:00Z')));
+      await importAdvisories(path, [feed]);
+      assert.throws(
+        () => decided.findings(),
+        (e: unknown) =>
+          isHyperwardError(e) &&
+          e.code === 'E_IO' &&
+          /changed while this scan matched.*scan again/.test(e.message),
+      );
+    } finally {
+      db.close();
+    }
+    assert.throws(
+      () => db.verdictRows('debian:12', ['zlib']),
+      (e: unknown) => isHyperwardError(e) && e.code === 'E_USAGE',
+    );
+  } finally {
+    cleanup();
+  }
+});
+
+test('the verdict file is trusted by the database file it names only when nothing waits in the WAL, followed through a symbolic link', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const real = join(dir, 'real.db');
+    const link = join(dir, 'link.db');
+    await importAdvisories(real, [threeRecords(dir)]);
+    symlinkSync(real, link);
+    reading(link, (db) => {
+      matchPackages(JAMMY, db, { target: 't' });
+      assert.equal(db.connected, false, 'opened by its header, decided from the verdict file');
+    });
+    // A reader holds the WAL, so a commit stays in it: the file as it is on disk is not all there is.
+    const reader = new Database(real, { readonly: true });
+    const writer = new Database(real);
+    try {
+      reader.exec('BEGIN');
+      reader.prepare('SELECT count(*) FROM meta').get();
+      writer.prepare("UPDATE meta SET value = 'pending' WHERE name = 'verdict_generation'").run();
+      assert.ok(statSync(`${real}-wal`).size > 0);
+      reading(link, (db) => {
+        assert.equal(db.connected, true, 'a WAL with something in it: SQLite is asked');
+        assert.equal(db.verdictRows('ubuntu:22.04', ['sudo']), undefined);
+        assert.equal(db.info().verdicts.state, 'stale');
+      });
+    } finally {
+      reader.exec('COMMIT');
+      reader.close();
+      writer.close();
+    }
   } finally {
     cleanup();
   }

@@ -60,6 +60,7 @@ import {
   constants as fsConstants,
   existsSync,
   fstatSync,
+  realpathSync,
   mkdirSync,
   openSync,
   readSync,
@@ -545,7 +546,8 @@ function parseVerdictTag(text: string): VerdictTag | undefined {
  */
 function fileIdentity(path: string): string | undefined {
   try {
-    const wal = statSync(`${path}-wal`, { bigint: true, throwIfNoEntry: false });
+    // SQLite keeps the WAL beside the file a symbolic link leads to.
+    const wal = statSync(`${realpathSync(path)}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     const st = statSync(path, { bigint: true });
     return st.isFile() ? identityOf(st) : undefined;
@@ -562,7 +564,7 @@ function fileIdentity(path: string): string | undefined {
 function headerIdentity(path: string): string | undefined {
   let fd: number | undefined;
   try {
-    const wal = statSync(`${path}-wal`, { bigint: true, throwIfNoEntry: false });
+    const wal = statSync(`${realpathSync(path)}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     // Non-blocking: a FIFO named by mistake must not hang the scan (it is then not a regular file, and refused).
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -682,6 +684,9 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   /** The verdict file, once looked for: null when there is none this database can vouch for. */
   private verdicts: KeyedFile | null | undefined;
   private verdictState: AdvisoryDbInfo['verdicts']['state'] = 'missing';
+  /** The tag of the verdict file in use, and how it was found to be the database's. */
+  private verdictTag: VerdictTag | undefined;
+  private verifiedBy: 'identity' | 'generation' = 'generation';
 
   private constructor(
     /** The database file, as given. */
@@ -912,7 +917,37 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    * without entries absent), in one query per `LOOKUP_BATCH` names; undefined when the file's rows cannot be used
    * (packed by another Hyperward, or from facts of another `FACTS_VERSION`: `lookupMany` answers then).
    */
-  matchRows(distro: DistroKey, packages: readonly string[]): Map<string, PackedRow> | undefined {
+  matchRows(
+    distro: DistroKey,
+    packages: readonly string[],
+    generation?: string,
+  ): Map<string, PackedRow> | undefined {
+    if (generation === undefined) return this.readMatchRows(distro, packages);
+    // The rows must be the ones the verdicts were worked out from: the generation is read in the same read
+    // transaction as the rows, so an import that commits meanwhile cannot slip in between.
+    let out: Map<string, PackedRow> | undefined;
+    try {
+      this.db.transaction(() => {
+        const now = this.db
+          .prepare<[], string>("SELECT value FROM meta WHERE name = 'verdict_generation'")
+          .pluck()
+          .get();
+        if (now !== generation) {
+          throw new HyperwardError(
+            'E_IO',
+            'the advisory database changed while this scan matched (an import committed in between): scan again',
+            { file: this.path, layer: 'advisory database' },
+          );
+        }
+        out = this.readMatchRows(distro, packages);
+      })();
+    } catch (e) {
+      throw dbError(this.path, e, `looking up ${packages.length} packages of ${distro}`);
+    }
+    return out;
+  }
+
+  private readMatchRows(distro: DistroKey, packages: readonly string[]): Map<string, PackedRow> | undefined {
     const out = new Map<string, PackedRow>();
     const names = [...new Set(packages)];
     try {
@@ -1126,7 +1161,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
         sources,
         ...stats,
         verdicts: {
-          path: verdictFilePath(this.path),
+          path: this.verdictFile(),
           state: schemaVersion < 4 ? 'stale' : (this.openVerdicts(), this.verdictState),
         },
       };
@@ -1319,7 +1354,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    * without verdicts (slower, the same findings) until an import writes the file.
    */
   private writeVerdictFile(generation: string): string | undefined {
-    const file = verdictFilePath(this.path);
+    const file = this.verdictFile();
     try {
       const rows = this.db
         .prepare<[], [string, string, Buffer | null]>(
@@ -1329,7 +1364,14 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       const tag: VerdictTag = { g: generation, v: VERDICT_VERSIONS };
       const identity = fileIdentity(this.path);
       if (identity !== undefined) tag.f = identity;
-      writeKeyedFile(file, JSON.stringify(tag), sectionsOf(rows.iterate()));
+      const it = rows.iterate();
+      try {
+        writeKeyedFile(file, JSON.stringify(tag), sectionsOf(it));
+      } finally {
+        // A write that failed midway leaves the query open, and an open query keeps the connection busy (it could
+        // not even be closed): end it whatever happened.
+        it.return?.();
+      }
       return undefined;
     } catch (e) {
       return `the verdict file could not be written (${(e as Error).message}); scans match without it, more slowly, until the next import`;
@@ -1344,13 +1386,37 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
    * evaluates the packed rows.
    */
   verdictRows(distro: DistroKey, packages: readonly string[]): Map<string, VerdictRow> | undefined {
+    if (this.closed) {
+      throw new HyperwardError('E_USAGE', 'the advisory database was closed', { file: this.path });
+    }
+    // A handle that lives on (a library's) may see an import commit between two matches: the file is checked again.
+    if (this.verdicts && !this.verdictsStillCurrent()) this.closeVerdicts();
     const file = this.openVerdicts();
     if (file === null) return undefined;
+    const generation = this.verdictTag!.g;
     const out = new Map<string, VerdictRow>();
     for (const [name, blob] of file.lookup(distro, packages)) {
-      out.set(name, new VerdictRow(blob, file.path, distro, name));
+      out.set(name, new VerdictRow(blob, file.path, distro, name, generation));
     }
     return out;
+  }
+
+  /** The verdict file beside the database file itself (as SQLite keeps its WAL beside it, through symbolic links). */
+  private verdictFile(): string {
+    try {
+      return verdictFilePath(realpathSync(this.path));
+    } catch {
+      return verdictFilePath(this.path);
+    }
+  }
+
+  /** Whether the verdict file in use is still the database's: as it was checked when it was opened. */
+  private verdictsStillCurrent(): boolean {
+    const tag = this.verdictTag;
+    if (tag === undefined) return false;
+    if (this.verifiedBy === 'identity') return fileIdentity(this.path) === tag.f;
+    this.packedUsable = undefined;
+    return this.rowsUsable() && this.generation === tag.g;
   }
 
   /**
@@ -1365,7 +1431,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     this.verdictState = 'stale';
     let file: KeyedFile | undefined;
     try {
-      file = KeyedFile.open(verdictFilePath(this.path));
+      file = KeyedFile.open(this.verdictFile());
     } catch {
       // A damaged or unreadable verdict file is no verdict file: the packed rows say the same, more slowly.
       return null;
@@ -1378,9 +1444,17 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     let current = false;
     try {
       if (tag !== undefined && tag.v === VERDICT_VERSIONS) {
-        current =
-          (this.conn === undefined && this.identity !== undefined && tag.f === this.identity) ||
-          (this.rowsUsable() && this.generation === tag.g);
+        if (this.conn === undefined && this.identity !== undefined && tag.f === this.identity) {
+          current = true;
+          this.verifiedBy = 'identity';
+        } else {
+          // What the database says now (an import may have committed since this handle last asked).
+          this.packedUsable = undefined;
+          if (this.rowsUsable() && this.generation === tag.g) {
+            current = true;
+            this.verifiedBy = 'generation';
+          }
+        }
       }
     } catch (e) {
       file.close();
@@ -1391,12 +1465,14 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       return null;
     }
     this.verdictState = 'current';
+    this.verdictTag = tag;
     return (this.verdicts = file);
   }
 
   private closeVerdicts(): void {
     if (this.verdicts) this.verdicts.close();
     this.verdicts = undefined;
+    this.verdictTag = undefined;
   }
 
   /** Closes the file. */
