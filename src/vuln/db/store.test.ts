@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -942,3 +942,25 @@ test('the verdict file is trusted by the database file it names only when nothin
     cleanup();
   }
 });
+
+test(
+  'a FIFO or a directory named as the database is refused at once, never waited on',
+  { timeout: 10_000 },
+  () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const fifo = join(dir, 'fifo.db');
+      execFileSync('mkfifo', [fifo]);
+      for (const ro of [true, false]) {
+        for (const p of [fifo, dir]) {
+          assert.throws(
+            () => AdvisoryDb.open(p, { readonly: ro }),
+            (e: unknown) => isHyperwardError(e) && e.code === 'E_IO' && /not a regular file/.test(e.message),
+          );
+        }
+      }
+    } finally {
+      cleanup();
+    }
+  },
+);

@@ -23,13 +23,19 @@
  *   packed by another `PACKED_FORMAT`, kept in `meta` as `match_version`, or the facts were derived again), in the
  *   import's transaction. Its `verdicts` (schema 4) are what the row says about every installed version at once
  *   (`verdict.ts`), worked out from `data` in the same transaction (`verdict_version` in `meta`);
- * - the verdict file (`verdictFilePath`: the database's name and `-verdicts`) beside the database: every row's
- *   `verdicts`, by distro and package, in a keyed file (`keyed-file.ts`) that a scan reads with a few positioned
- *   reads instead of a query per batch of names. Written atomically after each import that changed a row (or
- *   found the file missing or not its own), tagged with a random `verdict_generation` that the import's
- *   transaction stores in `meta`: a file whose tag is not the database's (an import killed between its commit and
- *   the file's rename, a file copied from elsewhere) is not used, and matching evaluates the packed rows instead,
- *   with the same findings;
+ * - the verdict file (`verdictFilePath`: the database file's name, symbolic links followed, and `-verdicts`): every
+ *   row's `verdicts`, by distro and package, in a keyed file (`keyed-file.ts`) that a scan reads with a few
+ *   positioned reads instead of a query per batch of names. Written atomically after every import, tagged (JSON)
+ *   with a random `verdict_generation` that the import's transaction stores in `meta`, the formats it was made by,
+ *   and — when the WAL is empty after the import's checkpoint — the database file's identity (device, inode,
+ *   size, modification and change times). A read-only handle opened by the file's header trusts the verdict file
+ *   while the database file is still the one its tag names and nothing waits in the WAL; otherwise it asks SQLite
+ *   for the generation. A file that is not the database's (an import killed between its commit and the file's
+ *   rename, a file copied from elsewhere, one damaged at its head) is not used, and matching evaluates the packed
+ *   rows instead, with the same findings. Findings are built from packed rows read in one read transaction with
+ *   the generation, which must be the verdicts' (an import that commits between deciding and building is an
+ *   error, never findings of two imports mixed); a handle that lives on checks its verdict file again on every
+ *   match;
  * - `cve_records` and `cpe_affected`: NVD CVE records (`import/nvd.ts`), matched by CPE rather than by package —
  *   one row per record (`key` `nvd:CVE-…`, `modified`, content `hash`, and `body`, the JSON of the `CveRecord`
  *   without its matches), and one row per vulnerable `cpeMatch` entry keyed by (vendor, product) for
@@ -40,7 +46,7 @@
  *
  * Matching an inventory reads the verdicts of its package names from the verdict file (`verdictRows`) and decides
  * from them alone; building the findings then reads the packed rows of the packages with vulnerabilities, in one
- * query (`matchRows`). Without a usable verdict file, matching reads the packed rows of all its names in one query
+ * query (`matchRows` with the verdicts' generation). Without a usable verdict file, matching reads the packed rows of all its names in one query
  * per distro release and evaluates them. A file whose packed rows cannot be used (another `PACKED_FORMAT` or `FACTS_VERSION`) is matched
  * from its affected rows instead (`lookupMany`, which keeps the facts it read for `matchFacts`), with the same
  * findings.
@@ -58,7 +64,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   closeSync,
   constants as fsConstants,
-  existsSync,
   fstatSync,
   realpathSync,
   mkdirSync,
@@ -220,7 +225,8 @@ export interface ImportTransaction {
   source(path: string, kind: AdvisoryOrigin, records: number): void;
   /**
    * Commits everything, stamping `importedAt` as the time of the last import, then writes the verdict file beside
-   * the database. Returns what went wrong with the verdict file, if anything (the import stands regardless).
+   * the database. Returns what went wrong with the verdict file, if anything: the import has committed by then, and
+   * scans go without the file (more slowly, the same findings) until the next import writes it.
    */
   commit(): string | undefined;
   /** Discards everything since `beginImport`. */
@@ -566,7 +572,7 @@ function headerIdentity(path: string): string | undefined {
   try {
     const wal = statSync(`${realpathSync(path)}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
-    // Non-blocking: a FIFO named by mistake must not hang the scan (it is then not a regular file, and refused).
+    // Non-blocking: a FIFO named by mistake must not hang the scan (it is not a regular file: `open` refuses it).
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     const before = fstatSync(fd, { bigint: true });
     if (!before.isFile()) return undefined;
@@ -724,7 +730,10 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   }
 
   /**
-   * Opens (and, for writing, creates) the database at `path`.
+   * Opens (and, for writing, creates) the database at `path`. Read-only, a file whose 100-byte header says it is a
+   * Hyperward database of this schema, with nothing in its WAL, is opened by that header alone: the SQLite
+   * connection is made when first needed, and damage past the header is reported then (by the call that needs it),
+   * not here.
    * @throws HyperwardError `E_NOT_FOUND` when opening read-only a file that does not exist; `E_IO` naming the file
    * when it is not a SQLite database, is corrupt, belongs to something else, or has a schema newer than this
    * code (an upgrade of Hyperward reads it) or older.
@@ -737,16 +746,20 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     if (ro) {
       const identity = headerIdentity(path);
       if (identity !== undefined) return new AdvisoryDb(path, undefined, ro, identity);
-      if (!existsSync(path)) {
-        throw new HyperwardError(
-          'E_NOT_FOUND',
-          'no advisory database here: run `hyperward db import` first',
-          {
-            file: path,
-            layer: 'advisory database',
-          },
-        );
-      }
+    }
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st === undefined && ro) {
+      throw new HyperwardError('E_NOT_FOUND', 'no advisory database here: run `hyperward db import` first', {
+        file: path,
+        layer: 'advisory database',
+      });
+    }
+    // SQLite would wait on a FIFO for a writer, or read a device until it ends: only regular files are databases.
+    if (st !== undefined && !st.isFile()) {
+      throw new HyperwardError('E_IO', 'not a regular file, so not an advisory database', {
+        file: path,
+        layer: 'advisory database',
+      });
     }
     return new AdvisoryDb(path, AdvisoryDb.connect(path, ro), ro);
   }
