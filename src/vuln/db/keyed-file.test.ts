@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -473,7 +475,9 @@ test('atomic write: an existing file is replaced; a failing writer leaves the ol
 test('open: a missing file is undefined; a directory or a closed file is an error', () => {
   assert.equal(KeyedFile.open(join(tmp.dir, 'missing.keyed')), undefined);
   assert.equal(KeyedFile.open(join(tmp.dir, 'no-dir', 'missing.keyed')), undefined);
-  expectHyperward(() => KeyedFile.open(tmp.dir), 'E_IO', /not a regular file/);
+  const dir = expectHyperward(() => KeyedFile.open(tmp.dir), 'E_IO', /not a regular file \(a directory\)/);
+  assert.equal(dir.location.file, tmp.dir);
+  assert.equal(dir.location.layer, 'keyed file header');
   const path = freshPath();
   writeKeyedFile(path, 't', [['s', [['k', Buffer.from('v')]]]]);
   const kf = KeyedFile.open(path)!;
@@ -481,6 +485,104 @@ test('open: a missing file is undefined; a directory or a closed file is an erro
   kf.close();
   expectHyperward(() => kf.lookup('s', ['k']), 'E_USAGE', /closed/);
   assert.deepEqual(kf.sections(), ['s']);
+});
+
+/** A FIFO in the temporary directory, or undefined where `mkfifo` cannot make one. */
+function makeFifo(name: string): string | undefined {
+  const path = join(tmp.dir, name);
+  try {
+    execFileSync('mkfifo', [path], { stdio: 'ignore' });
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A process that, after 2.5 s, holds `argv[1]` open for reading and writing (which does not block on Linux) until it
+ * is killed, or for 20 s: a FIFO with a writer, so that an open waiting for one returns, and any later one at once.
+ */
+const FIFO_WATCHDOG = `
+const fs = require('node:fs');
+setTimeout(() => {
+  const fd = fs.openSync(process.argv[1], fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  setTimeout(() => fs.closeSync(fd), 20000);
+}, 2500);
+`;
+
+/** How many descriptors this process has open, where `/proc/self/fd` tells. */
+function openDescriptors(): number | undefined {
+  return existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : undefined;
+}
+
+test('open: a FIFO is refused at once (E_IO), not waited on for a writer', { timeout: 5000 }, async (t) => {
+  const fifo = makeFifo('sidecar.fifo');
+  if (fifo === undefined) {
+    t.skip('mkfifo is missing or fails here');
+    return;
+  }
+  // An open that blocks blocks the event loop too, so the test's timeout could not end it: a watchdog process
+  // gives the FIFO a writer after 2.5 s, which ends such a wait — and the time taken fails the test.
+  const watchdog = spawn(process.execPath, ['-e', FIFO_WATCHDOG, fifo], { stdio: 'ignore' });
+  try {
+    const before = openDescriptors();
+    const started = performance.now();
+    const e = expectHyperward(() => KeyedFile.open(fifo), 'E_IO', /not a regular file \(a FIFO\)/);
+    const took = performance.now() - started;
+    assert.ok(took < 1500, `KeyedFile.open took ${Math.round(took)} ms on a FIFO: it waited for a writer`);
+    assert.equal(e.location.file, fifo);
+    assert.equal(e.location.layer, 'keyed file header');
+    for (let i = 0; i < 20; i++) expectHyperward(() => KeyedFile.open(fifo), 'E_IO', /not a regular file/);
+    // The descriptor is closed each time.
+    if (before !== undefined) assert.ok(openDescriptors()! - before < 5, 'descriptors left open');
+  } finally {
+    if (watchdog.exitCode === null && watchdog.signalCode === null) {
+      const exited = once(watchdog, 'exit');
+      watchdog.kill();
+      await exited;
+    }
+  }
+});
+
+test('open closes its descriptor on every error: not a regular file, too short, damaged header or directory', (t) => {
+  if (openDescriptors() === undefined) {
+    t.skip('no /proc/self/fd to count descriptors with');
+    return;
+  }
+  const good = freshPath();
+  writeKeyedFile(good, 't', [['s', [['k', Buffer.from('v')]]]]);
+  const bytes = readFileSync(good);
+  const damaged = (edit: (b: Buffer) => void): string => {
+    const path = freshPath();
+    const b = Buffer.from(bytes);
+    edit(b);
+    writeFileSync(path, b);
+    return path;
+  };
+  const short = freshPath();
+  writeFileSync(short, bytes.subarray(0, 100));
+  // (A FIFO: in the test above, which guards against an open that blocks.)
+  const bad: Array<[string, RegExp]> = [
+    [tmp.dir, /not a regular file \(a directory\)/],
+    [short, /too short/],
+    [damaged((b) => b.write('XXXX', 0, 'latin1')), /no HWKF magic/],
+    [damaged((b) => b.writeUInt16LE(9, 4)), /format version 9/],
+    [damaged((b) => b.writeUInt32LE(b.length + 1, 8)), /the header says/],
+    [damaged((b) => b.writeUInt32LE(7, b.readUInt32LE(12))), /7 sections cannot fit/],
+  ];
+
+  const before = openDescriptors()!;
+  for (let round = 0; round < 20; round++) {
+    for (const [path, message] of bad) expectHyperward(() => KeyedFile.open(path), 'E_IO', message);
+  }
+  const grew = openDescriptors()! - before;
+  // 20 rounds: a descriptor kept by any kind of failure would add at least 20.
+  assert.ok(grew < 5, `${grew} more descriptors open after ${20 * bad.length} failed opens`);
+  // A good file keeps its descriptor until closed.
+  const kf = KeyedFile.open(good)!;
+  assert.equal(openDescriptors(), before + grew + 1);
+  kf.close();
+  assert.equal(openDescriptors(), before + grew);
 });
 
 test('a file of another version or cut short is refused at open', () => {

@@ -54,6 +54,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants as fsConstants,
   fstatSync,
   fsyncSync,
   openSync,
@@ -460,7 +461,9 @@ export class KeyedFile {
   /**
    * Opens a keyed file and checks its header and directory (table slots and records are checked when a lookup
    * reaches them). Returns undefined when the file does not exist; throws a `HyperwardError` (`E_IO`) naming the
-   * file, the layer and the offset when it is damaged, of another format version, or cannot be read.
+   * file, the layer and the offset when it is damaged, of another format version, cannot be read, or is not a
+   * regular file (opened without blocking: a FIFO at the path is refused at once, not waited on). The descriptor
+   * is closed whenever it throws.
    *
    * @example
    * const kf = KeyedFile.open(sidecarPath);
@@ -471,7 +474,9 @@ export class KeyedFile {
   static open(path: string): KeyedFile | undefined {
     let fd: number;
     try {
-      fd = openSync(path, 'r');
+      // Non-blocking: opening a FIFO for reading would otherwise wait for a writer, forever (it is then refused as
+      // not a regular file). A regular file reads as usual. No controlling terminal from a tty put there.
+      fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new HyperwardError(
@@ -482,10 +487,14 @@ export class KeyedFile {
       );
     }
     try {
-      const { tag, sections } = readHeaderAndDirectory(fd, path);
+      const { tag, sections } = readHeaderAndDirectory(fd, path, regularFileSize(fd, path));
       return new KeyedFile(path, fd, tag, sections);
     } catch (e) {
-      closeSync(fd);
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing
+      }
       throw e;
     }
   }
@@ -728,17 +737,12 @@ function readExactly(
   }
 }
 
-/** Reads and checks the header and the directory. */
-function readHeaderAndDirectory(fd: number, file: string): { tag: string; sections: Map<string, Section> } {
-  const fail = (layer: string, message: string, offset: number): HyperwardError =>
-    new HyperwardError('E_IO', `damaged keyed file: ${message}`, { file, layer, offset });
-  let size: number;
+/** The size of the file open as `fd`; anything but a regular file (a directory, FIFO, device, socket) is an `E_IO`. */
+function regularFileSize(fd: number, file: string): number {
+  let st;
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw fail(LAYER_HEADER, 'not a regular file', 0);
-    size = st.size;
+    st = fstatSync(fd);
   } catch (e) {
-    if (e instanceof HyperwardError) throw e;
     throw new HyperwardError(
       'E_IO',
       `cannot stat: ${(e as Error).message}`,
@@ -746,6 +750,33 @@ function readHeaderAndDirectory(fd: number, file: string): { tag: string; sectio
       { cause: e },
     );
   }
+  if (!st.isFile()) {
+    const kind = st.isDirectory()
+      ? 'a directory'
+      : st.isFIFO()
+        ? 'a FIFO'
+        : st.isSocket()
+          ? 'a socket'
+          : st.isCharacterDevice() || st.isBlockDevice()
+            ? 'a device'
+            : 'something else';
+    throw new HyperwardError('E_IO', `not a regular file (${kind})`, {
+      file,
+      layer: LAYER_HEADER,
+      offset: 0,
+    });
+  }
+  return st.size;
+}
+
+/** Reads and checks the header and the directory of a regular file of `size` bytes. */
+function readHeaderAndDirectory(
+  fd: number,
+  file: string,
+  size: number,
+): { tag: string; sections: Map<string, Section> } {
+  const fail = (layer: string, message: string, offset: number): HyperwardError =>
+    new HyperwardError('E_IO', `damaged keyed file: ${message}`, { file, layer, offset });
   if (size < HEADER_SIZE) throw fail(LAYER_HEADER, `${size} bytes, too short for a header`, 0);
   if (size > MAX_FILE) throw fail(LAYER_HEADER, `${size} bytes, more than a keyed file can be`, 0);
   const header = Buffer.alloc(HEADER_SIZE);
