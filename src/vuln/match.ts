@@ -246,8 +246,6 @@ export function matchPackages(
   // Per-call caches: an installed version checked once, a (name, version) evaluated once however many binary
   // packages share that source, an advisory's facts resolved once.
   const evalCache = new Map<string, Evaluation>();
-  // Each installed version checked, and taken apart for comparisons, once: null when it is not valid.
-  const prepCache = new Map<PackageEcosystem, Map<string, PreparedVersion | null>>();
   const factsCache = new Map<string, MatchFacts | null>();
 
   const items: Item[] = [];
@@ -258,11 +256,9 @@ export function matchPackages(
     items.push(new Item(pkg, scheme, name, version));
   }
   for (const item of items) {
-    let prepared = prepCache.get(item.scheme);
-    if (prepared === undefined) prepCache.set(item.scheme, (prepared = new Map()));
-    let p = prepared.get(item.version);
-    if (p === undefined) prepared.set(item.version, (p = preparedIfValid(item.scheme, item.version)));
-    item.prepared = p;
+    // Taken apart per package, not looked up in a map by version: taking a version apart costs less than the
+    // map's hashing of it, and few packages share one.
+    const p = (item.prepared = preparedIfValid(item.scheme, item.version));
     if (p === null) {
       item.notes = [
         `${oneLine(String(item.pkg.name), 80)}: installed version '${oneLine(String(item.version), 80)}' is not a valid ${item.scheme} version; not matched`,

@@ -553,7 +553,7 @@ function parseVerdictTag(text: string): VerdictTag | undefined {
 function fileIdentity(path: string): string | undefined {
   try {
     // SQLite keeps the WAL beside the file a symbolic link leads to.
-    const wal = statSync(`${realpathSync(path)}-wal`, { bigint: true, throwIfNoEntry: false });
+    const wal = statSync(`${realpathSync.native(path)}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     const st = statSync(path, { bigint: true });
     return st.isFile() ? identityOf(st) : undefined;
@@ -570,7 +570,7 @@ function fileIdentity(path: string): string | undefined {
 function headerIdentity(path: string): string | undefined {
   let fd: number | undefined;
   try {
-    const wal = statSync(`${realpathSync(path)}-wal`, { bigint: true, throwIfNoEntry: false });
+    const wal = statSync(`${realpathSync.native(path)}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     // Non-blocking: a FIFO named by mistake must not hang the scan (it is not a regular file: `open` refuses it).
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -1417,7 +1417,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   /** The verdict file beside the database file itself (as SQLite keeps its WAL beside it, through symbolic links). */
   private verdictFile(): string {
     try {
-      return verdictFilePath(realpathSync(this.path));
+      return verdictFilePath(realpathSync.native(this.path));
     } catch {
       return verdictFilePath(this.path);
     }
