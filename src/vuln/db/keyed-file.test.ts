@@ -966,3 +966,22 @@ test('hostile tables: full, out of place, overlapping or outside records, bad re
   badBlob.writeUInt32LE(21, rec + 2 + good.readUInt16LE(rec));
   check(badBlob, /blob length of 21/, 'keyed file record');
 });
+
+test('a write removes the temporary files of writers that were killed, and leaves those of live ones', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'v.keyed');
+    // A process id that is not running: the highest the kernel allows plus one cannot be.
+    const gone = `${path}.tmp-4194305-0123456789ab`;
+    const live = `${path}.tmp-${process.pid}-0123456789ab`;
+    const other = join(dir, 'unrelated.tmp-4194305-0123456789ab');
+    for (const f of [gone, live, other]) writeFileSync(f, 'x');
+    writeKeyedFile(path, 't', [['s', [['k', Buffer.from('v')]]]]);
+    assert.equal(existsSync(gone), false, "a dead writer's temporary file is removed");
+    assert.equal(existsSync(live), true, "a live writer's is left");
+    assert.equal(existsSync(other), true, "another file's is left");
+    assert.equal(KeyedFile.open(path)!.lookup('s', ['k']).get('k')?.toString(), 'v');
+  } finally {
+    cleanup();
+  }
+});

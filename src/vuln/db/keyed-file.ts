@@ -58,13 +58,14 @@ import {
   fstatSync,
   fsyncSync,
   openSync,
+  readdirSync,
   readSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
 import { endianness } from 'node:os';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { HyperwardError } from '../../errors.js';
 
 /** The format version in the header; bump with any change to the layout. */
@@ -330,9 +331,49 @@ function syncDirectory(dir: string): void {
 }
 
 /**
+ * Removes the temporary files of earlier writes of `path` whose writer is gone (`${path}.tmp-<pid>-<hex>` of a
+ * process that no longer exists: killed before it could clean up). Those of live processes are left alone; what
+ * cannot be listed or removed is left too.
+ */
+function removeAbandonedTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d{1,10})-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+}
+
+/** Whether a process of that id exists (one we may not signal exists too). */
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
  * Writes a keyed file atomically: to `${path}.tmp-<pid>-<random>` (created exclusively, mode 0644), fsync'd, then
  * renamed over `path`, then the directory is fsync'd (where a directory can be). On any error the temporary file
- * is removed and the error rethrown; `path` keeps what it had.
+ * is removed and the error rethrown; `path` keeps what it had. Temporary files left by writers that were killed
+ * (their process is gone) are removed first.
  *
  * Sections are written in the order given and must have distinct names (well-formed Unicode, at most 1024 bytes
  * of UTF-8). The entries of a section come in any order and are written as they come (the writer holds only a
@@ -354,6 +395,7 @@ export function writeKeyedFile(
   sections: Iterable<[section: string, entries: Iterable<[key: string, blob: Uint8Array]>]>,
 ): void {
   const tagBytes = utf8Of(tag, MAX_TAG_BYTES, 'tag');
+  removeAbandonedTemps(path);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
   let fd: number | undefined = openSync(tmp, 'wx', 0o644);
   try {
