@@ -473,7 +473,8 @@ export class VerdictRow implements VersionTable {
       start + upEnd,
       start + revStart,
       start + end,
-      deb,
+      deb.value,
+      deb.bounds,
     );
   }
 

@@ -67,6 +67,7 @@ import {
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { HyperwardError } from '../../errors.js';
+import { processAlive } from '../../pid.js';
 
 /** The format version in the header; bump with any change to the layout. */
 export const KEYED_FILE_VERSION = 1;
@@ -355,17 +356,6 @@ function removeAbandonedTemps(path: string): void {
     } catch {
       // Gone already, or not ours to remove.
     }
-  }
-}
-
-/** Whether a process of that id exists (one we may not signal exists too). */
-function processAlive(pid: number): boolean {
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

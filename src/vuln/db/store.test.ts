@@ -611,6 +611,22 @@ const JAMMY: SystemInventory = {
   })),
 };
 
+/** A Debian 12 inventory of the named source packages, each one binary of the same name at 1.0-1. */
+function debian12At10(names: readonly string[]): SystemInventory {
+  return {
+    os: DEBIAN_12,
+    packages: names.map((n) => ({
+      ecosystem: 'deb' as const,
+      name: n,
+      version: '1.0-1',
+      arch: 'amd64',
+      sourceName: n,
+      sourceVersion: '1.0-1',
+      source: '/var/lib/dpkg/status',
+    })),
+  };
+}
+
 /** Runs `fn` on the database at `path` opened read-only, then closes it. */
 function reading(path: string, fn: (db: AdvisoryDb) => void): void {
   const db = AdvisoryDb.open(path, { readonly: true });
@@ -720,18 +736,7 @@ test('incremental imports pack again exactly the rows they touch: matching follo
   try {
     const path = join(dir, 'adv.db');
     const feed = join(dir, 'feed.json');
-    const inv: SystemInventory = {
-      os: DEBIAN_12,
-      packages: ['zlib', 'libz', 'curl'].map((n) => ({
-        ecosystem: 'deb' as const,
-        name: n,
-        version: '1.0-1',
-        arch: 'amd64',
-        sourceName: n,
-        sourceVersion: '1.0-1',
-        source: '/var/lib/dpkg/status',
-      })),
-    };
+    const inv = debian12At10(['zlib', 'libz', 'curl']);
     /** Imports `records`; matching through the packed rows must give what matching them in memory gives. */
     const step = async (records: Array<Record<string, unknown>>, all: Advisory[]): Promise<string[]> => {
       writeFileSync(feed, JSON.stringify(records));
@@ -856,18 +861,7 @@ test('verdicts and packed rows come from one import: a handle that lives on foll
   try {
     const path = join(dir, 'adv.db');
     const feed = join(dir, 'feed.json');
-    const inv: SystemInventory = {
-      os: DEBIAN_12,
-      packages: ['zlib', 'curl'].map((n) => ({
-        ecosystem: 'deb' as const,
-        name: n,
-        version: '1.0-1',
-        arch: 'amd64',
-        sourceName: n,
-        sourceVersion: '1.0-1',
-        source: '/var/lib/dpkg/status',
-      })),
-    };
+    const inv = debian12At10(['zlib', 'curl']);
     const fixes = (m: { findings: Array<{ vulnerability?: { id: string; fixedVersion?: string } }> }) =>
       m.findings.map((f) => `${f.vulnerability!.id} ${f.vulnerability!.fixedVersion ?? '-'}`).sort();
     writeFileSync(feed, JSON.stringify(osv('A-1', 'zlib', '2.0-1')));

@@ -193,10 +193,15 @@ export function compareDeb(a: string, b: string): -1 | 0 | 1 {
 }
 
 function compareBounds(a: string, x: Bounds, b: string, y: Bounds): -1 | 0 | 1 {
-  return compareParts(a, x.epoch, x.upStart, x.upEnd, x.revStart, x.end, b, y);
+  return compareDebParts(a, x.epoch, x.upStart, x.upEnd, x.revStart, x.end, b, y);
 }
 
-function compareParts(
+/**
+ * `compareDeb(a.slice(…), b)` for a version of `a` whose parts are already known (`debBounds`, as positions in `a`):
+ * the epoch, then the upstream version `[upStart, upEnd)` and the revision `[revStart, end)`; `y` is `b` taken apart
+ * (`prepareDeb`). The positions must lie inside `a` (the caller checks them).
+ */
+export function compareDebParts(
   a: string,
   epoch: number,
   upStart: number,
@@ -220,23 +225,6 @@ function compareParts(
  */
 export function debBounds(v: string): Bounds {
   return bounds(v);
-}
-
-/**
- * `compareDeb(a.slice(start, end), b.value)` for a version of `a` whose parts are already known (`debBounds`, as
- * positions in `a`): the epoch, then the upstream version `[upStart, upEnd)` and the revision `[revStart, end)`.
- * The positions must lie inside `a` (the caller checks them).
- */
-export function compareDebParts(
-  a: string,
-  epoch: number,
-  upStart: number,
-  upEnd: number,
-  revStart: number,
-  end: number,
-  b: PreparedDeb,
-): -1 | 0 | 1 {
-  return compareParts(a, epoch, upStart, upEnd, revStart, end, b.value, b.bounds);
 }
 
 /** A Debian version taken apart once (`prepareDeb`), for many comparisons (`compareDebIn`). */
