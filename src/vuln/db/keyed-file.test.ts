@@ -197,6 +197,45 @@ test('a larger file: sections of thousands of keys, blobs up to 1 MiB, written f
   }
 });
 
+test('blobs a lookup gave stay as they were after later lookups, of this file and of others (shared read buffer)', () => {
+  const a = freshPath();
+  const b = freshPath();
+  // Records close together (read in one run) and one longer than a run, so both kinds of read buffer are reused.
+  const sizeOf = (i: number) => (i === 7 ? 300_000 : 40 + ((i * 13) % 200));
+  writeKeyedFile(a, 'a', [
+    ['s', Array.from({ length: 50 }, (_, i) => [`k${i}`, blobOf(i, sizeOf(i))] as [string, Uint8Array])],
+  ]);
+  writeKeyedFile(b, 'b', [
+    [
+      's',
+      Array.from({ length: 50 }, (_, i) => [`k${i}`, blobOf(i + 100, sizeOf(i))] as [string, Uint8Array]),
+    ],
+  ]);
+  const fa = KeyedFile.open(a)!;
+  const fb = KeyedFile.open(b)!;
+  try {
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    const first = fa.lookup('s', keys);
+    const second = fb.lookup('s', keys);
+    const third = fa.lookup('s', keys.slice(0, 10));
+    for (const [seed, got] of [
+      [0, first],
+      [100, second],
+      [0, third],
+    ] as const) {
+      for (const [k, blob] of got) {
+        const i = Number(k.slice(1));
+        assert.ok(blob.equals(blobOf(i + seed, sizeOf(i))), `${k} of the lookup with seed ${seed}`);
+      }
+    }
+    assert.equal(first.size, 50);
+    assert.equal(second.size, 50);
+  } finally {
+    fa.close();
+    fb.close();
+  }
+});
+
 test('the writer sizes a table at most three quarters full: the smallest power of two ≥ 4/3 × keys, at least 8', () => {
   const path = freshPath();
   const cases: Array<[keys: number, slots: number]> = [

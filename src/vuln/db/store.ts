@@ -563,14 +563,15 @@ function fileIdentity(path: string): string | undefined {
 }
 
 /**
- * A read-only database file's identity (`fileIdentity`) when its header says it is a Hyperward advisory database of
- * this schema — SQLite's magic string, `user_version` (offset 60) and `application_id` (offset 68) — else undefined
- * (the caller then opens it with SQLite, which says what is wrong).
+ * A read-only database file's identity (`fileIdentity`) and real path when its header says it is a Hyperward
+ * advisory database of this schema — SQLite's magic string, `user_version` (offset 60) and `application_id` (offset
+ * 68) — else undefined (the caller then opens it with SQLite, which says what is wrong).
  */
-function headerIdentity(path: string): string | undefined {
+function headerIdentity(path: string): { identity: string; real: string } | undefined {
   let fd: number | undefined;
   try {
-    const wal = statSync(`${realpathSync.native(path)}-wal`, { bigint: true, throwIfNoEntry: false });
+    const real = realpathSync.native(path);
+    const wal = statSync(`${real}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     // Non-blocking: a FIFO named by mistake must not hang the scan (it is not a regular file: `open` refuses it).
     fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
@@ -584,7 +585,7 @@ function headerIdentity(path: string): string | undefined {
     // Changed while it was read: not the file the identity names.
     const after = fstatSync(fd, { bigint: true });
     const identity = identityOf(before);
-    return identityOf(after) === identity ? identity : undefined;
+    return identityOf(after) === identity ? { identity, real } : undefined;
   } catch {
     return undefined;
   } finally {
@@ -702,6 +703,8 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     readonly readonly: boolean,
     /** The file's identity (`fileIdentity`) when it was opened by its header alone. */
     private readonly identity: string | undefined = undefined,
+    /** The file's real path (symbolic links resolved) when it was opened by its header alone. */
+    private readonly realPath: string | undefined = undefined,
   ) {}
 
   /** The SQLite connection, opened (and checked as `open` checks it) on first use. */
@@ -744,8 +747,8 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     // header alone: matching through the verdict file needs no SQLite (opening it and reading its schema is ~0.8 ms,
     // as long as matching itself); the connection is made when something asks the database.
     if (ro) {
-      const identity = headerIdentity(path);
-      if (identity !== undefined) return new AdvisoryDb(path, undefined, ro, identity);
+      const head = headerIdentity(path);
+      if (head !== undefined) return new AdvisoryDb(path, undefined, ro, head.identity, head.real);
     }
     const st = statSync(path, { throwIfNoEntry: false });
     if (st === undefined && ro) {
@@ -1417,7 +1420,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   /** The verdict file beside the database file itself (as SQLite keeps its WAL beside it, through symbolic links). */
   private verdictFile(): string {
     try {
-      return verdictFilePath(realpathSync.native(this.path));
+      return verdictFilePath(this.realPath ?? realpathSync.native(this.path));
     } catch {
       return verdictFilePath(this.path);
     }
