@@ -4,6 +4,7 @@ import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
@@ -850,6 +851,46 @@ test('the verdict file: written by each import, read only while it is the file o
     const s = await importAdvisories(path, [feed]);
     assert.equal(s.unchanged, 3);
     assert.deepEqual(s.issues, []);
+    reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
+  } finally {
+    cleanup();
+  }
+});
+
+test('an import whose verdict file cannot be written stands and says so; scans match without the file', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'adv.db');
+    const feed = threeRecords(dir);
+    // Something the writer's rename cannot replace stands at the verdict file's path: a directory with a file in it.
+    const file = verdictFilePath(path);
+    mkdirSync(join(file, 'in-the-way'), { recursive: true });
+    const s = await importAdvisories(path, [feed]);
+    assert.equal(s.added, 3);
+    assert.equal(s.issues.length, 1, JSON.stringify(s.issues));
+    assert.equal(s.issues[0]!.file, file);
+    assert.match(
+      s.issues[0]!.message,
+      /^the verdict file could not be written \(.+\); scans match without it/,
+    );
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.includes('.tmp-')),
+      [],
+      'no temporary file left beside it',
+    );
+    reading(path, (db) => {
+      assert.equal(db.info().advisories, 3);
+      assert.notEqual(db.info().verdicts.state, 'current');
+      assert.equal(db.verdictRows('ubuntu:22.04', ['sudo']), undefined);
+      const m = matchInventory(JAMMY, db, { target: 't' });
+      assert.equal(m.findings.length, 6);
+      assert.deepEqual(m.findings, matchInventory(JAMMY, withoutRows(db), { target: 't' }).findings);
+    });
+    // Once the way is clear, the next import writes it, though nothing changed.
+    rmSync(file, { recursive: true });
+    const again = await importAdvisories(path, [feed]);
+    assert.equal(again.unchanged, 3);
+    assert.deepEqual(again.issues, []);
     reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
   } finally {
     cleanup();
