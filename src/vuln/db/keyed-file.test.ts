@@ -236,6 +236,108 @@ test('blobs a lookup gave stay as they were after later lookups, of this file an
   }
 });
 
+test('a key asked many times: read once, one blob, no buffer sized by the asking (small records and one over a run)', () => {
+  const path = freshPath();
+  const big = blobOf(9, 1 << 20); // longer than a run of reads (256 KiB): a buffer of its own
+  writeKeyedFile(path, '', [
+    [
+      's',
+      [
+        ['big', big],
+        ['small', blobOf(1, 100)],
+        ['other', blobOf(2, 50)],
+      ],
+    ],
+  ]);
+  const kf = KeyedFile.open(path)!;
+  try {
+    const got = kf.lookup('s', [
+      ...Array<string>(5000).fill('big'),
+      ...Array<string>(100_000).fill('small'),
+      'other',
+    ]);
+    assert.equal(got.size, 3);
+    assert.ok(got.get('big')!.equals(big));
+    assert.ok(got.get('small')!.equals(blobOf(1, 100)));
+    assert.ok(got.get('other')!.equals(blobOf(2, 50)));
+    // One copy of each record: the blobs' buffer holds the three blobs, not one per time a key was asked.
+    assert.ok(
+      got.get('big')!.buffer.byteLength < 2 * big.length,
+      `${got.get('big')!.buffer.byteLength} bytes held`,
+    );
+  } finally {
+    kf.close();
+  }
+});
+
+test('many slots that give one large record (collisions in shape): nothing found or E_IO, never more memory than the data', () => {
+  const path = freshPath();
+  const keys = Array.from({ length: 2000 }, (_, i) => `k${i}`);
+  writeKeyedFile(path, '', [
+    ['s', [['big', blobOf(3, 4 << 20)], ...keys.map((k): [string, Uint8Array] => [k, blobOf(4, 1)])]],
+  ]);
+  const good = readFileSync(path);
+  const entry = good.readUInt32LE(12) + 4 + 2 + 1; // one section named "s"
+  const data = good.readUInt32LE(entry);
+  const table = good.readUInt32LE(entry + 4);
+  const slots = good.readUInt32LE(entry + 8);
+  const bigRecord = 6 + 2 * 'big'.length + (4 << 20);
+  assert.equal(good.readUInt16LE(data), 6, 'the big record is the first');
+  const hashes = new Set(keys.map(keyHash));
+  const sameRecord = Buffer.from(good);
+  const overlapping = Buffer.from(good);
+  let shift = 0;
+  for (let s = 0; s < slots; s++) {
+    const at = table + 12 * s;
+    if (!hashes.has(good.readUInt32LE(at))) continue;
+    // Every asked key's slot gives the big record: each key is then a collision, probed on and not found.
+    sameRecord.writeUInt32LE(data, at + 4);
+    sameRecord.writeUInt32LE(bigRecord, at + 8);
+    // Or records one byte apart, each overlapping the next.
+    overlapping.writeUInt32LE(data + shift, at + 4);
+    overlapping.writeUInt32LE(bigRecord - shift, at + 8);
+    shift++;
+  }
+  writeFileSync(path, sameRecord);
+  let kf = KeyedFile.open(path)!;
+  try {
+    assert.equal(kf.lookup('s', keys).size, 0);
+  } finally {
+    kf.close();
+  }
+  writeFileSync(path, overlapping);
+  kf = KeyedFile.open(path)!;
+  try {
+    expectHyperward(() => kf.lookup('s', keys), 'E_IO', /two records overlap/);
+  } finally {
+    kf.close();
+  }
+});
+
+test('asked records 16 KiB and 16 KiB + 1 apart, in runs longer than 256 KiB: every blob comes back whole', () => {
+  // Blob sizes chosen so that gaps between asked records are 16 KiB and 16 KiB + 1 (the unasked records between),
+  // and runs of small records cross 256 KiB: every blob must come back whole whatever the reads were.
+  const path = freshPath();
+  const entries: Array<[string, Uint8Array]> = [];
+  const asked: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    entries.push([`a${i}`, blobOf(i, 3000 + i)]);
+    asked.push(`a${i}`);
+    // Between asked records, one unasked record making a gap of 16 KiB or 16 KiB + 1 (its record: 6 + key + blob).
+    const key = `g${i}`;
+    entries.push([key, blobOf(i + 500, 16 * 1024 + (i % 2) - 6 - 2 * key.length)]);
+  }
+  writeKeyedFile(path, '', [['s', entries]]);
+  const kf = KeyedFile.open(path)!;
+  try {
+    const got = kf.lookup('s', asked);
+    assert.equal(got.size, 120);
+    for (let i = 0; i < 120; i++) assert.ok(got.get(`a${i}`)!.equals(blobOf(i, 3000 + i)), `a${i}`);
+  } finally {
+    kf.close();
+  }
+});
+
 test('the writer sizes a table at most three quarters full: the smallest power of two ≥ 4/3 × keys, at least 8', () => {
   const path = freshPath();
   const cases: Array<[keys: number, slots: number]> = [

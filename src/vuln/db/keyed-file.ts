@@ -637,47 +637,63 @@ export class KeyedFile {
       const n = cKey.length;
       if (n === 0) break;
 
-      // Read the candidates' records in file order, one read per run of records that are close in the file (the
-      // bytes between are read and ignored), into the scratch buffer; each blob is copied out into one buffer of
-      // this round's blobs. Fresh memory is costly to touch (a page fault per page), so the scratch is reused from
-      // one lookup to the next and only the blobs are kept.
+      // The distinct records, in file order: two slots may give one record (a key asked twice, or a collision),
+      // and records must not otherwise overlap — checked before anything is allocated or read, so that what a round
+      // holds is bounded by the section's data.
       const order = sortedByOffset(cOffset);
-      let blobBytes = 0;
-      for (let i = 0; i < n; i++)
-        blobBytes += Math.max(0, cLength[i]! - RECORD_OVERHEAD - 2 * cKey[i]!.length);
-      const out = Buffer.allocUnsafe(blobBytes);
+      const recOffset: number[] = [];
+      const recLength: number[] = [];
+      /** Per record, where its candidates start in `order`. */
+      const recFirst: number[] = [];
+      let blobBound = 0;
+      let prevEnd = -1;
+      for (let k = 0; k < n; k++) {
+        const i = order[k]!;
+        const offset = cOffset[i]!;
+        const length = cLength[i]!;
+        const r = recOffset.length - 1;
+        if (r >= 0 && offset === recOffset[r]) {
+          if (length !== recLength[r]) {
+            throw this.damaged(LAYER_TABLE, 'two slots give one record two lengths', offset);
+          }
+          continue;
+        }
+        if (offset < prevEnd) throw this.damaged(LAYER_TABLE, 'two records overlap', offset);
+        recOffset.push(offset);
+        recLength.push(length);
+        recFirst.push(k);
+        blobBound += length - RECORD_OVERHEAD;
+        prevEnd = offset + length;
+      }
+      const records = recOffset.length;
+      recFirst.push(n);
+
+      // Read them, one read per run of records that are close in the file (the bytes between are read and
+      // ignored), into the scratch buffer; each blob found is copied into one buffer of this round's blobs (at most
+      // one per record: a record holds one key). Fresh memory is costly to touch (a page fault per page), so the
+      // scratch is reused from one lookup to the next and only the blobs are kept.
+      const out = Buffer.allocUnsafe(blobBound);
       let outAt = 0;
       const nextKey: string[] = [];
       const nextHash: number[] = [];
       const nextStep: number[] = [];
-      let prevEnd = -1;
-      for (let k = 0; k < n;) {
-        // The run: records from order[k] on, while the next starts less than READ_GAP after the run's end and the
-        // run stays within SPAN_MAX (a record longer than that is a run of its own, in a buffer of its own).
-        const spanStart = cOffset[order[k]!]!;
-        let spanEnd = spanStart + cLength[order[k]!]!;
-        let last = k + 1;
-        for (; last < n; last++) {
-          const offset = cOffset[order[last]!]!;
-          const end = offset + cLength[order[last]!]!;
-          if (offset - spanEnd > READ_GAP || Math.max(end, spanEnd) - spanStart > SPAN_MAX) break;
-          spanEnd = Math.max(spanEnd, end);
+      for (let r = 0; r < records;) {
+        // The run: records from r on, while the next starts at most READ_GAP after the run's end and the run stays
+        // within SPAN_MAX (a record longer than that is a run of its own, in a buffer of its own).
+        const spanStart = recOffset[r]!;
+        let spanEnd = spanStart + recLength[r]!;
+        let last = r + 1;
+        for (; last < records; last++) {
+          const end = recOffset[last]! + recLength[last]!;
+          if (recOffset[last]! - spanEnd > READ_GAP || end - spanStart > SPAN_MAX) break;
+          spanEnd = end;
         }
         const span = spanEnd - spanStart;
         const buf = span <= SPAN_MAX ? scratch() : Buffer.allocUnsafe(span);
         readExactly(fd, this.path, buf, 0, span, spanStart, LAYER_RECORD);
-        for (; k < last; k++) {
-          const i = order[k]!;
-          const offset = cOffset[i]!;
-          const length = cLength[i]!;
-          // Records must not overlap; two slots may give one record (a key asked twice, or a collision).
-          if (offset < prevEnd && !(k > 0 && offset === cOffset[order[k - 1]!]!)) {
-            throw this.damaged(LAYER_TABLE, 'two records overlap', offset);
-          }
-          if (k > 0 && offset === cOffset[order[k - 1]!]! && length !== cLength[order[k - 1]!]!) {
-            throw this.damaged(LAYER_TABLE, 'two slots give one record two lengths', offset);
-          }
-          prevEnd = offset + length;
+        for (; r < last; r++) {
+          const offset = recOffset[r]!;
+          const length = recLength[r]!;
           const p = offset - spanStart;
           const keyBytes = buf[p]! | (buf[p + 1]! << 8);
           if (keyBytes % 2 !== 0 || keyBytes > MAX_KEY_BYTES || RECORD_OVERHEAD + keyBytes > length) {
@@ -695,16 +711,23 @@ export class KeyedFile {
               offset,
             );
           }
-          const key = cKey[i]!;
-          if (keyEquals(buf, p + 2, keyBytes, key)) {
-            if (found.has(key)) continue; // asked twice
-            buf.copy(out, outAt, p + RECORD_OVERHEAD + keyBytes, p + length);
-            found.set(key, out.subarray(outAt, outAt + blobLength));
-            outAt += blobLength;
-          } else {
-            nextKey.push(key);
-            nextHash.push(cHash[i]!);
-            nextStep.push(cStep[i]!);
+          let blob: Buffer | undefined;
+          for (let k = recFirst[r]!; k < recFirst[r + 1]!; k++) {
+            const i = order[k]!;
+            const key = cKey[i]!;
+            if (keyEquals(buf, p + 2, keyBytes, key)) {
+              if (blob === undefined) {
+                buf.copy(out, outAt, p + RECORD_OVERHEAD + keyBytes, p + length);
+                blob = out.subarray(outAt, outAt + blobLength);
+                outAt += blobLength;
+              }
+              found.set(key, blob);
+            } else {
+              // A collision: this key probes on in the next round.
+              nextKey.push(key);
+              nextHash.push(cHash[i]!);
+              nextStep.push(cStep[i]!);
+            }
           }
         }
       }

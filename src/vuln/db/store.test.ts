@@ -978,6 +978,44 @@ test('the verdict file is trusted by the database file it names only when nothin
   }
 });
 
+test('a handle opened through a symbolic link keeps to the file it opened when the link is pointed elsewhere', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const first = join(dir, 'first.db');
+    const second = join(dir, 'second.db');
+    const link = join(dir, 'link.db');
+    await importAdvisories(first, [threeRecords(dir)]);
+    // The second database knows one of the three records: fewer findings.
+    const one = join(dir, 'one');
+    mkdirSync(one);
+    cpSync(join(UBUNTU, THREE[0]!), join(one, THREE[0]!));
+    await importAdvisories(second, [one]);
+    symlinkSync(first, link);
+    let expected: number | undefined;
+    reading(first, (db) => (expected = matchInventory(JAMMY, db, { target: 't' }).findings.length));
+    let fewer: number | undefined;
+    reading(second, (db) => (fewer = matchInventory(JAMMY, db, { target: 't' }).findings.length));
+    assert.ok(fewer! < expected!, `${fewer} findings from the second database, ${expected} from the first`);
+    const db = AdvisoryDb.open(link, { readonly: true });
+    try {
+      assert.equal(db.connected, false);
+      const decided = matchPackages(JAMMY, db, { target: 't' });
+      rmSync(link);
+      symlinkSync(second, link);
+      // Deciding and building, before and after: the first database's, never an error or a mix.
+      assert.equal(decided.findings().length, expected);
+      assert.equal(matchInventory(JAMMY, db, { target: 't' }).findings.length, expected);
+      assert.equal(db.info().verdicts.path, verdictFilePath(first));
+      assert.equal(db.info().verdicts.state, 'current');
+    } finally {
+      db.close();
+    }
+    reading(link, (db2) => assert.equal(matchInventory(JAMMY, db2, { target: 't' }).findings.length, fewer));
+  } finally {
+    cleanup();
+  }
+});
+
 test(
   'a FIFO or a directory named as the database is refused at once, never waited on',
   { timeout: 10_000 },

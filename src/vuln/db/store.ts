@@ -574,7 +574,8 @@ function headerIdentity(path: string): { identity: string; real: string } | unde
     const wal = statSync(`${real}-wal`, { bigint: true, throwIfNoEntry: false });
     if (wal !== undefined && wal.size > 0n) return undefined;
     // Non-blocking: a FIFO named by mistake must not hang the scan (it is not a regular file: `open` refuses it).
-    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    // The real path: the file whose WAL was looked at, whatever a symbolic link on the way says later.
+    fd = openSync(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     const before = fstatSync(fd, { bigint: true });
     if (!before.isFile()) return undefined;
     const head = Buffer.alloc(100);
@@ -712,7 +713,9 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
     if (this.closed) {
       throw new HyperwardError('E_USAGE', 'the advisory database was closed', { file: this.path });
     }
-    return (this.conn ??= AdvisoryDb.connect(this.path, this.readonly));
+    // A handle opened by its header connects to the file it opened, even if a symbolic link on the way to it has
+    // been pointed elsewhere since: its identity, its verdict file and its rows are one database's.
+    return (this.conn ??= AdvisoryDb.connect(this.realPath ?? this.path, this.readonly, this.path));
   }
 
   private closed = false;
@@ -768,14 +771,14 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   }
 
   /** Opens the SQLite connection and checks (or, for writing, creates or upgrades) the schema. */
-  private static connect(path: string, ro: boolean): Database.Database {
-    const where = { file: path, layer: 'advisory database' };
+  private static connect(path: string, ro: boolean, shown = path): Database.Database {
+    const where = { file: shown, layer: 'advisory database' };
     let db: Database.Database;
     try {
       if (!ro) mkdirSync(dirname(resolve(path)), { recursive: true });
       db = new Database(path, { readonly: ro, fileMustExist: ro, timeout: 10_000 });
     } catch (e) {
-      throw dbError(path, e, 'opening');
+      throw dbError(shown, e, 'opening');
     }
     try {
       // One statement for the three (each pragma call prepares one: a scan opens the file once, in ~0.3 ms).
@@ -828,7 +831,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
       return db;
     } catch (e) {
       db.close();
-      throw dbError(path, e, 'opening');
+      throw dbError(shown, e, 'opening');
     }
   }
 
@@ -1430,7 +1433,7 @@ export class AdvisoryDb implements AdvisoryIndex, CpeIndex {
   private verdictsStillCurrent(): boolean {
     const tag = this.verdictTag;
     if (tag === undefined) return false;
-    if (this.verifiedBy === 'identity') return fileIdentity(this.path) === tag.f;
+    if (this.verifiedBy === 'identity') return fileIdentity(this.realPath ?? this.path) === tag.f;
     this.packedUsable = undefined;
     return this.rowsUsable() && this.generation === tag.g;
   }
