@@ -945,7 +945,12 @@ export class SshRoot {
     this.maxTotal = opts.maxTotalBytes;
     this.closed = new Promise<void>((resolve) => client.on('close', () => resolve()));
     client.on('error', (e) => {
-      this.broken ??= new HyperwardError('E_IO', `ssh ${this.display()}: ${e.message}`, {}, { cause: e });
+      // ssh2's own errors say which level failed; anything else is its parser tripping over malformed data.
+      const what =
+        (e as { level?: unknown }).level !== undefined
+          ? e.message
+          : `malformed data from the server (${e.message})`;
+      this.broken ??= new HyperwardError('E_IO', `ssh ${this.display()}: ${what}`, {}, { cause: e });
     });
     client.on('close', () => {
       this.broken ??= new HyperwardError('E_IO', `ssh ${this.display()}: connection closed`);

@@ -227,11 +227,10 @@ test('connection failures reject with a HyperwardError; bad URIs are refused bef
   }
 });
 
-test('a hung virsh is killed at the timeout; a flood of output is capped', async () => {
+// A virsh that is not killed sleeps 30 s, past the test's timeout.
+test('a hung virsh is killed at the timeout; a flood of output is capped', { timeout: 20_000 }, async () => {
   const slow = fakeVirsh('slow-virsh', 'exec sleep 30');
-  const t0 = performance.now();
   const e = await rejection(readVirsh({ uri: 'test:///default', binary: slow, timeoutMs: 300 }));
-  assert.ok(performance.now() - t0 < 5000);
   assert.equal(e.code, 'E_IO');
   assert.match(e.message, /timed out or killed after 300 ms/);
   const loud = fakeVirsh('loud-virsh', "head -c 2000000 /dev/zero | tr '\\0' 'a'");
