@@ -1,3 +1,4 @@
+import { writeJson } from './json-text.js';
 import type { Writer } from './types.js';
 
 /** The report as it is in memory: the library's own model, stable field names. */
@@ -5,4 +6,8 @@ export const jsonWriter: Writer = {
   format: 'json',
   extension: 'json',
   write: (report) => JSON.stringify(report, null, 2) + '\n',
+  stream: (report, _opts, out) => {
+    writeJson(report, out);
+    out('\n');
+  },
 };

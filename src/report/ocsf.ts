@@ -14,6 +14,7 @@ import {
 } from '../model/finding.js';
 import type { ScanReport, ScanResult } from '../model/report.js';
 import { findingsOf, httpUrl, referenceLabel, standardName } from './common.js';
+import { writeJson } from './json-text.js';
 import type { Writer } from './types.js';
 import {
   isVulnerability,
@@ -392,4 +393,8 @@ export const ocsfWriter: Writer = {
   format: 'ocsf',
   extension: 'ocsf.json',
   write: (report) => JSON.stringify(toOcsf(report), null, 2) + '\n',
+  stream: (report, _opts, out) => {
+    writeJson(toOcsf(report), out);
+    out('\n');
+  },
 };

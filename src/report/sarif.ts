@@ -12,6 +12,7 @@
 import type { Finding, Severity } from '../model/finding.js';
 import type { AdvisoryDbStatus, ScanReport, ScanResult } from '../model/report.js';
 import { describeEvidence, findingsOf, httpUrl, referenceLabel } from './common.js';
+import { writeJson } from './json-text.js';
 import type { Writer } from './types.js';
 import {
   fixText,
@@ -510,4 +511,8 @@ export const sarifWriter: Writer = {
   format: 'sarif',
   extension: 'sarif',
   write: (report, opts) => JSON.stringify(toSarif(report, opts), null, 2) + '\n',
+  stream: (report, opts, out) => {
+    writeJson(toSarif(report, opts), out);
+    out('\n');
+  },
 };

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Package } from '../model/inventory.js';
-import type { ScanResult } from '../model/report.js';
+import type { ScanReport, ScanResult } from '../model/report.js';
 import { applianceIntegrity, httpUrl } from './common.js';
+import { writeJson } from './json-text.js';
 import { packageUrl } from './purl.js';
 import type { Writer } from './types.js';
 import {
@@ -151,113 +152,121 @@ function vulnerabilitiesByPackage(r: ScanResult): {
 export const spdxWriter: Writer = {
   format: 'spdx',
   extension: 'spdx.json',
-  write(report) {
-    const packages: SpdxPackage[] = [];
-    const relationships: Array<{
-      spdxElementId: string;
-      relationshipType: string;
-      relatedSpdxElement: string;
-    }> = [];
-    report.results.forEach((r, i) => {
-      const targetId = spdxId('Target', String(i));
-      packages.push(targetPackage(r, targetId));
-      relationships.push({
-        spdxElementId: 'SPDXRef-DOCUMENT',
-        relationshipType: 'DESCRIBES',
-        relatedSpdxElement: targetId,
-      });
-      let parentId = targetId;
-      if (r.os) {
-        const osId = spdxId('OperatingSystem', String(i));
-        const osPkg: SpdxPackage = {
-          SPDXID: osId,
-          name: r.os.id,
-          downloadLocation: 'NOASSERTION',
-          filesAnalyzed: false,
-          primaryPackagePurpose: 'OPERATING-SYSTEM',
-        };
-        if (r.os.versionId) osPkg.versionInfo = r.os.versionId;
-        packages.push(osPkg);
-        relationships.push({
-          spdxElementId: targetId,
-          relationshipType: 'CONTAINS',
-          relatedSpdxElement: osId,
-        });
-        parentId = osId;
-      }
-      const vulns = vulnerabilitiesByPackage(r);
-      const ids = new Set<string>();
-      for (const p of r.packages) {
-        const id = spdxId('Package', String(i), p.name, p.arch, p.version);
-        ids.add(id);
-        const pkg: SpdxPackage = {
-          SPDXID: id,
-          name: p.name,
-          versionInfo: p.version,
-          downloadLocation: 'NOASSERTION',
-          filesAnalyzed: false,
-          licenseConcluded: 'NOASSERTION',
-          licenseDeclared: 'NOASSERTION',
-          copyrightText: 'NOASSERTION',
-          primaryPackagePurpose: 'LIBRARY',
-          externalRefs: [
-            {
-              referenceCategory: 'PACKAGE-MANAGER',
-              referenceType: 'purl',
-              referenceLocator: packageUrl(p, r.os),
-            },
-          ],
-        };
-        if (p.sourceName !== p.name || p.sourceVersion !== p.version) {
-          pkg.sourceInfo = `built package from: ${p.sourceName} ${p.sourceVersion}`;
-        }
-        if (p.maintainer) pkg.supplier = `Organization: ${p.maintainer.replace(/\n/g, ' ')}`;
-        const purl = pkg.externalRefs![0]!.referenceLocator;
-        pkg.externalRefs!.push(...advisoryRefs(vulns.of(p, purl)));
-        packages.push(pkg);
-        relationships.push({ spdxElementId: parentId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
-      }
-      for (const list of vulns.unlisted()) {
-        const vp = list[0]!.vulnerability.package;
-        let id = spdxId('Package', String(i), vp.name, vp.arch, vp.version);
-        for (let n = 2; ids.has(id); n++)
-          id = spdxId('Package', String(i), vp.name, vp.arch, vp.version, String(n));
-        ids.add(id);
-        packages.push({
-          SPDXID: id,
-          name: vp.name,
-          versionInfo: vp.version,
-          downloadLocation: 'NOASSERTION',
-          filesAnalyzed: false,
-          licenseConcluded: 'NOASSERTION',
-          licenseDeclared: 'NOASSERTION',
-          copyrightText: 'NOASSERTION',
-          primaryPackagePurpose: 'LIBRARY',
-          externalRefs: [
-            ...(vp.purl
-              ? [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: vp.purl }]
-              : []),
-            ...advisoryRefs(list),
-          ],
-        });
-        relationships.push({ spdxElementId: parentId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
-      }
-    });
-    const names = report.results.map((r) => r.target).join(', ');
-    const ns = createHash('sha256').update(`${report.createdAt}\0${names}`).digest('hex').slice(0, 32);
-    const doc = {
-      spdxVersion: 'SPDX-2.3',
-      dataLicense: 'CC0-1.0',
-      SPDXID: 'SPDXRef-DOCUMENT',
-      name: names || 'hyperward scan',
-      documentNamespace: `https://hyperward.dev/spdx/${ns}`,
-      creationInfo: {
-        created: report.createdAt.replace(/\.\d+Z$/, 'Z'),
-        creators: [`Tool: hyperward-${report.tool.version}`],
-      },
-      packages,
-      relationships,
-    };
-    return JSON.stringify(doc, null, 2) + '\n';
+  write: (report) => JSON.stringify(toSpdx(report), null, 2) + '\n',
+  stream: (report, _opts, out) => {
+    writeJson(toSpdx(report), out);
+    out('\n');
   },
 };
+
+/** An installed package (or one a vulnerability names), nothing asserted about its origin or licence. */
+function libraryPackage(
+  id: string,
+  name: string,
+  version: string,
+  externalRefs: NonNullable<SpdxPackage['externalRefs']>,
+): SpdxPackage {
+  return {
+    SPDXID: id,
+    name,
+    versionInfo: version,
+    downloadLocation: 'NOASSERTION',
+    filesAnalyzed: false,
+    licenseConcluded: 'NOASSERTION',
+    licenseDeclared: 'NOASSERTION',
+    copyrightText: 'NOASSERTION',
+    primaryPackagePurpose: 'LIBRARY',
+    externalRefs,
+  };
+}
+
+/** The SPDX 2.3 document of a report (`spdxWriter`). */
+function toSpdx(report: ScanReport): object {
+  const packages: SpdxPackage[] = [];
+  const relationships: Array<{
+    spdxElementId: string;
+    relationshipType: string;
+    relatedSpdxElement: string;
+  }> = [];
+  report.results.forEach((r, i) => {
+    const targetId = spdxId('Target', String(i));
+    packages.push(targetPackage(r, targetId));
+    relationships.push({
+      spdxElementId: 'SPDXRef-DOCUMENT',
+      relationshipType: 'DESCRIBES',
+      relatedSpdxElement: targetId,
+    });
+    let parentId = targetId;
+    if (r.os) {
+      const osId = spdxId('OperatingSystem', String(i));
+      const osPkg: SpdxPackage = {
+        SPDXID: osId,
+        name: r.os.id,
+        downloadLocation: 'NOASSERTION',
+        filesAnalyzed: false,
+        primaryPackagePurpose: 'OPERATING-SYSTEM',
+      };
+      if (r.os.versionId) osPkg.versionInfo = r.os.versionId;
+      packages.push(osPkg);
+      relationships.push({
+        spdxElementId: targetId,
+        relationshipType: 'CONTAINS',
+        relatedSpdxElement: osId,
+      });
+      parentId = osId;
+    }
+    const vulns = vulnerabilitiesByPackage(r);
+    const ids = new Set<string>();
+    for (const p of r.packages) {
+      const id = spdxId('Package', String(i), p.name, p.arch, p.version);
+      ids.add(id);
+      const pkg = libraryPackage(id, p.name, p.version, [
+        {
+          referenceCategory: 'PACKAGE-MANAGER',
+          referenceType: 'purl',
+          referenceLocator: packageUrl(p, r.os),
+        },
+      ]);
+      if (p.sourceName !== p.name || p.sourceVersion !== p.version) {
+        pkg.sourceInfo = `built package from: ${p.sourceName} ${p.sourceVersion}`;
+      }
+      if (p.maintainer) pkg.supplier = `Organization: ${p.maintainer.replace(/\n/g, ' ')}`;
+      const purl = pkg.externalRefs![0]!.referenceLocator;
+      pkg.externalRefs!.push(...advisoryRefs(vulns.of(p, purl)));
+      packages.push(pkg);
+      relationships.push({ spdxElementId: parentId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    }
+    for (const list of vulns.unlisted()) {
+      const vp = list[0]!.vulnerability.package;
+      let id = spdxId('Package', String(i), vp.name, vp.arch, vp.version);
+      for (let n = 2; ids.has(id); n++)
+        id = spdxId('Package', String(i), vp.name, vp.arch, vp.version, String(n));
+      ids.add(id);
+      packages.push(
+        libraryPackage(id, vp.name, vp.version, [
+          ...(vp.purl
+            ? [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: vp.purl }]
+            : []),
+          ...advisoryRefs(list),
+        ]),
+      );
+      relationships.push({ spdxElementId: parentId, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    }
+  });
+  const names = report.results.map((r) => r.target).join(', ');
+  const ns = createHash('sha256').update(`${report.createdAt}\0${names}`).digest('hex').slice(0, 32);
+  const doc = {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: names || 'hyperward scan',
+    documentNamespace: `https://hyperward.dev/spdx/${ns}`,
+    creationInfo: {
+      created: report.createdAt.replace(/\.\d+Z$/, 'Z'),
+      creators: [`Tool: hyperward-${report.tool.version}`],
+    },
+    packages,
+    relationships,
+  };
+  return doc;
+}

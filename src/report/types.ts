@@ -6,6 +6,11 @@ export interface Writer {
   /** File extension for `--output` defaults and docs. */
   readonly extension: string;
   write(report: ScanReport, opts?: WriteOptions): string;
+  /**
+   * The same text as `write`, handed to `out` in pieces (`json-text.ts`), for output too large to hold as one
+   * string. Writers of JSON documents have it; the CLI prefers it.
+   */
+  stream?(report: ScanReport, opts: WriteOptions, out: (piece: string) => void): void;
 }
 
 /** What a writer may use beyond the report itself. */

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Finding } from '../../src/model/finding.js';
 import type { ScanReport } from '../../src/model/report.js';
+import { FORMATS } from '../../src/report/types.js';
 import { BIN, hyperward, LAUNCHER } from '../helpers/cli.js';
 import { debianHostTree, type HostTree } from '../helpers/kvm-host.js';
 import { fixturePath } from '../helpers/libvirt-fixtures.js';
@@ -58,6 +59,45 @@ test('scan config: each kind told by content, judged, with evidence', () => {
   const shared = dom!.findings.find((f) => f.checkId === 'kvm.vm.shared-disk')!;
   assert.equal(shared.evidence?.file, files[0]);
   assert.ok(shared.references?.length, 'references carried to the report');
+});
+
+test('scan config: --output writes the same report as stdout, in every format', () => {
+  const { dir, cleanup } = tempDir('hyperward-output-');
+  try {
+    const files = [fixturePath('domains/disk-shared.xml'), 'fixtures/vmware/vmx/esx-in-the-wild-12.vmx'];
+    const older = 'an older report, longer than the new one will be\n'.repeat(100_000);
+    let written = 0;
+    for (const format of FORMATS) {
+      const out = join(dir, `report.${format}`);
+      writeFileSync(out, older);
+      const toStdout = hyperward(['scan', 'config', '--format', format, ...files]);
+      const toFile = hyperward(['scan', 'config', '--format', format, '--output', out, ...files]);
+      assert.equal(toStdout.code, toFile.code, format);
+      assert.equal(toFile.stdout.length, 0, `${format}: nothing on stdout with --output`);
+      if (toFile.code === 2) {
+        // A format refused for this kind of scan: the file is left as it was.
+        assert.ok(readFileSync(out, 'utf8') === older, `${format}: refused, the older file untouched`);
+        continue;
+      }
+      // The time of the scan and what is derived from it differ between the two runs.
+      const strip = (b: Buffer): string =>
+        b
+          .toString('utf8')
+          .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'T')
+          .replace(/(urn:uuid:|spdx\/)[0-9a-f-]+/g, '$1U')
+          .replace(/("(?:time|created_time|modified_time|first_seen_time|last_seen_time)": )\d+/g, '$1N');
+      const a = strip(readFileSync(out));
+      const b = strip(toStdout.stdout);
+      assert.ok(
+        a.length > 0 && a === b,
+        `${format}: ${a.length} characters in the file, ${b.length} on stdout`,
+      );
+      written++;
+    }
+    assert.ok(written >= 6, `${written} formats written`);
+  } finally {
+    cleanup();
+  }
 });
 
 test('scan config: junk and missing files are errors of their own; exit 2', () => {
