@@ -640,7 +640,10 @@ describe('a hostile or stuck SFTP server', () => {
       try {
         const e = await rejects(root.prefetch(['/etc/hostname']), 'E_IO', expected);
         t.diagnostic(e.message);
-        assert.equal(readFileSync(`${modeFile}.sessions`, 'utf8'), 'x', 'one SFTP session');
+        const sessions = (): number => readFileSync(`${modeFile}.sessions`, 'utf8').length;
+        // The server that sent something had its session started; the silent one may not have had it yet when the
+        // client gave up (a loaded machine starts the subsystem late).
+        if (mode !== 'silent') assert.equal(sessions(), 1, 'one SFTP session');
         // The session stays failed: a second round fails too, without opening a session again.
         const again = await rejects(root.prefetch(['/etc/hostname']), 'E_IO');
         t.diagnostic(again.message);
@@ -648,7 +651,7 @@ describe('a hostile or stuck SFTP server', () => {
         if (/Cannot read properties/.test(again.message)) {
           assert.match(again.message, /malformed data from the server \(/);
         }
-        assert.equal(readFileSync(`${modeFile}.sessions`, 'utf8'), 'x', 'still one SFTP session');
+        assert.ok(sessions() <= 1, `${sessions()} SFTP sessions: a failed one was opened again`);
       } finally {
         await root.close();
       }
