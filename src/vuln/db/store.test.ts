@@ -629,6 +629,14 @@ function debian12At10(names: readonly string[]): SystemInventory {
 }
 
 /** Runs `fn` on the database at `path` opened read-only, then closes it. */
+/** Imports the three records again into `path`: nothing changes, no issue, and the verdict file is current. */
+async function reimportWritesVerdicts(path: string, feed: string): Promise<void> {
+  const s = await importAdvisories(path, [feed]);
+  assert.equal(s.unchanged, 3);
+  assert.deepEqual(s.issues, []);
+  reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
+}
+
 function reading(path: string, fn: (db: AdvisoryDb) => void): void {
   const db = AdvisoryDb.open(path, { readonly: true });
   try {
@@ -848,10 +856,7 @@ test('the verdict file: written by each import, read only while it is the file o
     });
 
     // The next import writes it again, though nothing changed.
-    const s = await importAdvisories(path, [feed]);
-    assert.equal(s.unchanged, 3);
-    assert.deepEqual(s.issues, []);
-    reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
+    await reimportWritesVerdicts(path, feed);
   } finally {
     cleanup();
   }
@@ -888,10 +893,7 @@ test('an import whose verdict file cannot be written stands and says so; scans m
     });
     // Once the way is clear, the next import writes it, though nothing changed.
     rmSync(file, { recursive: true });
-    const again = await importAdvisories(path, [feed]);
-    assert.equal(again.unchanged, 3);
-    assert.deepEqual(again.issues, []);
-    reading(path, (db) => assert.equal(db.info().verdicts.state, 'current'));
+    await reimportWritesVerdicts(path, feed);
   } finally {
     cleanup();
   }
